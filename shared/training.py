@@ -98,6 +98,7 @@ class _State:
     best_metric: float | None = None
     bad_evals: int = 0
     last_loss: float = float("nan")
+    pending_losses: list[float] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -273,13 +274,15 @@ class Trainer:
             tqdm.write(f"no checkpoint in {self.out_dir}; starting from scratch")
         state = self.state
         self.model.train()
-        train_losses: list[float] = []
         stopped_early = False
         start, start_step = time.perf_counter(), state.step
         bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not cfg.progress, desc="train", dynamic_ncols=True)
         while state.step < cfg.max_steps and not stopped_early:
             batches = epoch_batches(len(train_data), cfg.batch_size, cfg.seed, state.epoch)[state.batch_in_epoch :]
-            loader = DataLoader(train_data, batch_sampler=batches, collate_fn=self.collate_fn, num_workers=cfg.num_workers)
+            # A private generator: a new iterator must not draw from the global RNG
+            # (it would shift dropout masks after a resume).
+            loader = DataLoader(train_data, batch_sampler=batches, collate_fn=self.collate_fn,
+                                num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(cfg.seed))
             for batch in loader:
                 lr = learning_rate(state.step, cfg)
                 for group in self.optimizer.param_groups:
@@ -296,13 +299,13 @@ class Trainer:
                 state.step += 1
                 state.batch_in_epoch += 1
                 state.last_loss = loss.item()
-                train_losses.append(state.last_loss)
+                state.pending_losses.append(state.last_loss)
                 bar.update(1)
                 bar.set_postfix(loss=f"{state.last_loss:.4f}", lr=f"{lr:.2e}", **{k: f"{v:.3g}" for k, v in logs.items()})
                 evaluate_now = state.step % cfg.eval_every == 0 or state.step == cfg.max_steps
                 if evaluate_now:
-                    metrics = self._evaluate(train_losses)
-                    train_losses = []
+                    metrics = self._evaluate(state.pending_losses)
+                    state.pending_losses = []
                     state.history.append(metrics)
                     if cfg.monitor not in metrics:
                         raise TrainingError(f"monitored metric {cfg.monitor!r} not in evaluation {sorted(metrics)}")

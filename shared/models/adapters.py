@@ -2,7 +2,7 @@
 
 An adapter maps a batch (a mapping of tensors) to ``(tokens[B, T, D],
 padding_mask[B, T])`` with the padding mask True at padded positions. Apps
-write adapters for pixels, audio, graphs or series; the core ships the one
+write adapters for their own modalities; the core ships the one
 for token ids.
 """
 

@@ -22,14 +22,21 @@ StepFn = Callable[[Tensor, KVCache | None], Tensor]
 
 @dataclass
 class GenerationConfig:
-    """How to decode. ``length_penalty`` divides a beam's log-probability by
-    ``length ** length_penalty`` (> 1 favours longer outputs, < 1 shorter)."""
+    """How to decode.
+
+    ``length_penalty`` divides a finished beam's log-probability by
+    ``length ** length_penalty`` (larger values favour longer outputs).
+    ``early_stopping=True`` ends a source's search as soon as ``num_beams``
+    hypotheses have finished (so one beam is exactly greedy search);
+    ``False`` goes on until no running beam could still beat the kept ones.
+    """
 
     max_new_tokens: int = 64
     min_new_tokens: int = 0
     num_beams: int = 1
     length_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
+    early_stopping: bool = True
     use_cache: bool = True
 
     def __post_init__(self) -> None:
@@ -104,7 +111,8 @@ def beam_search(
     ``start_tokens`` and whatever ``step_fn`` closes over (e.g. encoder
     memory) must already be expanded to ``B * num_beams`` rows, beams of one
     source adjacent. A source stops once ``num_beams`` hypotheses have ended
-    (the "early stopping" rule), so ``num_beams=1`` reproduces greedy search.
+    with ``cfg.early_stopping`` (then ``num_beams=1`` reproduces greedy search);
+    otherwise once no running beam can beat the ``num_beams`` best finished ones.
     """
     k = cfg.num_beams
     n, prefix_len = start_tokens.shape
@@ -120,8 +128,21 @@ def beam_search(
     done = [False] * batch
 
     def add_hypothesis(b: int, score: float, seq: list[int]) -> None:
-        length = max(len(seq), 1)
-        hypotheses[b].append((score / length**cfg.length_penalty, seq))
+        kept = hypotheses[b]
+        kept.append((score / max(len(seq), 1) ** cfg.length_penalty, seq))
+        kept.sort(key=lambda item: -item[0])
+        del kept[k:]
+
+    def finished(b: int, best_running: float, length: int) -> bool:
+        """Whether no running beam of source ``b`` can still enter the kept set."""
+        if len(hypotheses[b]) < k:
+            return False
+        if cfg.early_stopping:
+            return True
+        # Log-probability sums only fall; with a positive penalty the best a
+        # beam can still reach is its sum divided by the longest length allowed.
+        final_len = cfg.max_new_tokens if cfg.length_penalty > 0 else length
+        return hypotheses[b][-1][0] >= best_running / final_len**cfg.length_penalty
 
     for step in range(cfg.max_new_tokens):
         logits = _adjust_logits(step_fn(tokens, cache).float(), tokens, step, prefix_len, cfg, eos_id)
@@ -153,8 +174,7 @@ def beam_search(
                 chosen += 1
                 if chosen == k:
                     break
-            if len(hypotheses[b]) >= k:
-                done[b] = True
+            done[b] = finished(b, float(next_scores[b].max()), step + 1)
         if all(done):
             break
         flat_rows = next_rows.view(-1)
