@@ -48,6 +48,11 @@ class TransformerStack(nn.Module):
         """Run the blocks over ``x`` ``[B, T, D]``; with a cache, ``x`` holds only new positions."""
         t = x.shape[1]
         offset = cache.length if cache is not None else 0
+        # Masks with nothing masked would keep SDPA off its faster unmasked path.
+        if padding_mask is not None and not bool(padding_mask.any()):
+            padding_mask = None
+        if memory_padding_mask is not None and not bool(memory_padding_mask.any()):
+            memory_padding_mask = None
         if padding_mask is not None and offset:
             raise ValueError("a padding mask can only be given for the first decoding step")
         if self.additive_position is not None:
