@@ -21,6 +21,7 @@ import math
 import os
 import random
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -276,7 +277,8 @@ class Trainer:
         self.model.train()
         stopped_early = False
         start, start_step = time.perf_counter(), state.step
-        bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not cfg.progress, desc="train", dynamic_ncols=True)
+        bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not cfg.progress, desc="train",
+                   dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
         while state.step < cfg.max_steps and not stopped_early:
             batches = epoch_batches(len(train_data), cfg.batch_size, cfg.seed, state.epoch)[state.batch_in_epoch :]
             # A private generator: a new iterator must not draw from the global RNG
@@ -301,7 +303,8 @@ class Trainer:
                 state.last_loss = loss.item()
                 state.pending_losses.append(state.last_loss)
                 bar.update(1)
-                bar.set_postfix(loss=f"{state.last_loss:.4f}", lr=f"{lr:.2e}", **{k: f"{v:.3g}" for k, v in logs.items()})
+                bar.set_postfix(loss=f"{state.last_loss:.4f}", lr=f"{lr:.2e}", refresh=False,
+                                **{k: f"{v:.3g}" for k, v in logs.items()})
                 evaluate_now = state.step % cfg.eval_every == 0 or state.step == cfg.max_steps
                 if evaluate_now:
                     metrics = self._evaluate(state.pending_losses)

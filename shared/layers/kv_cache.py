@@ -8,7 +8,6 @@ Cross-attention keys and values are computed once from the encoder output.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 
@@ -78,11 +77,3 @@ class KVCache:
         for layer in self.self_attn:
             layer.reorder(index)
 
-    @torch.no_grad()
-    def memory_bytes(self) -> int:
-        """Bytes held by the self-attention buffers (for diagnostics)."""
-        total = 0
-        for layer in self.self_attn:
-            if layer.keys is not None:
-                total += 2 * layer.keys.numel() * layer.keys.element_size()
-        return total
