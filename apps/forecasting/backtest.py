@@ -1,0 +1,128 @@
+"""Rolling-origin backtests of our model and the peers on the same windows."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from apps.forecasting.config import ForecastConfig
+from apps.forecasting.data import PreparedDataset
+from apps.forecasting.forecast import forecast_series, quantile_columns
+from apps.forecasting.metrics import mase_scale, score_forecasts, summarise
+from apps.forecasting.peers import peer_backtest
+from apps.forecasting.plots import plot_forecasts
+from apps.forecasting.train import _panels, split_series
+from shared.atomic import atomic_write_text
+from shared.model_folder import load_model
+
+OURS = "ours"
+
+
+def our_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[PreparedDataset]) -> pd.DataFrame:
+    """Forecasts from each held-out cutoff (history up to the cutoff only; no refit)."""
+    loaded = load_model(model_dir)
+    model_cfg = loaded.model.cfg
+    h, n = cfg.data.horizon, cfg.data.n_windows
+    mid, lo, hi = quantile_columns(model_cfg.quantiles)
+    frames = {d.name: d.frame() for d in datasets}
+    series = split_series(datasets, h, n)
+    groups = _panels(series) if model_cfg.kind == "itransformer" else [[s] for s in series]
+    rows = []
+    for k in range(n):
+        for group in groups:
+            cut = group[0].test_start + k * h
+            preds = forecast_series(loaded.model, model_cfg, [s.values[:cut] for s in group], h)
+            for s, pred in zip(group, preds):
+                f = frames[s.dataset]
+                ds = f[f["unique_id"] == s.unique_id].sort_values("ds")["ds"].to_numpy()
+                rows.append(pd.DataFrame({
+                    "dataset": s.dataset, "unique_id": s.unique_id, "cutoff": ds[cut - 1], "ds": ds[cut : cut + h],
+                    "y": s.values[cut : cut + h], "model": OURS, "median": pred[:, mid], "lo": pred[:, lo], "hi": pred[:, hi],
+                }))
+    return pd.concat(rows, ignore_index=True)
+
+
+def window_scales(datasets: list[PreparedDataset]) -> dict[tuple[str, pd.Timestamp], float]:
+    """MASE scale for every possible cutoff of every series."""
+    scales = {}
+    for d in datasets:
+        for uid, f in d.frame().groupby("unique_id"):
+            f = f.sort_values("ds")
+            values, ds = f["y"].to_numpy(), f["ds"].to_numpy()
+            for i in range(1, len(values)):
+                scales[(str(uid), pd.Timestamp(ds[i - 1]))] = mase_scale(values[:i], d.season_length)
+    return scales
+
+
+def run_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[PreparedDataset], out_dir: str | Path,
+                 peers: list[str] | None = None) -> dict:
+    """Backtest ours and the peers, score, plot; write ``metrics.json``, ``metrics.md``,
+    ``windows.csv``, ``forecasts.parquet`` and ``backtest.png`` under ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    peers = cfg.peers if peers is None else peers
+    start = time.perf_counter()
+    ours = our_backtest(model_dir, cfg, datasets)
+    timings = {OURS: time.perf_counter() - start}
+    frames = [ours]
+    for d in datasets:
+        if peers:
+            peer_frame, seconds = peer_backtest(d, cfg.data.horizon, cfg.data.n_windows, peers, cfg.arima_max_season)
+            frames.append(peer_frame)
+            for name, sec in seconds.items():
+                timings[name] = timings.get(name, 0.0) + sec
+    forecasts = pd.concat(frames, ignore_index=True)
+    forecasts["cutoff"] = pd.to_datetime(forecasts["cutoff"])
+    windows = score_forecasts(forecasts, window_scales(datasets))
+    table = summarise(windows)
+    forecasts.to_parquet(out_dir / "forecasts.parquet", index=False)
+    windows.to_csv(out_dir / "windows.csv", index=False)
+    history = pd.concat([d.frame() for d in datasets], ignore_index=True)
+    first_ids = [forecasts[forecasts["dataset"] == d.name]["unique_id"].iloc[0] for d in datasets]
+    best_peer = best_peer_name(table, peers)
+    shown = [OURS] + ([best_peer] if best_peer else [])
+    plot = plot_forecasts(history, forecasts[forecasts["model"].isin(shown)], out_dir / "backtest.png", series=first_ids,
+                          title=f"Held-out backtest windows: ours vs best peer ({best_peer})")
+    result = {
+        "table": table.to_dict(orient="records"),
+        "ours": _row(table, OURS, "ALL"),
+        "best_peer": best_peer,
+        "best_peer_scores": _row(table, best_peer, "ALL") if best_peer else None,
+        "seconds": timings,
+        "plot": str(plot),
+        "arima_max_season": cfg.arima_max_season,
+    }
+    atomic_write_text(out_dir / "metrics.json", json.dumps(result, indent=2, default=str) + "\n")
+    atomic_write_text(out_dir / "metrics.md", markdown_table(table, peers) + "\n")
+    return result
+
+
+def best_peer_name(table: pd.DataFrame, peers: list[str]) -> str | None:
+    overall = table[(table["dataset"] == "ALL") & table["model"].isin(peers)]
+    return None if overall.empty else str(overall.sort_values("mase")["model"].iloc[0])
+
+
+def _row(table: pd.DataFrame, model: str, dataset: str) -> dict[str, float]:
+    row = table[(table["model"] == model) & (table["dataset"] == dataset)]
+    return {k: float(v) for k, v in row.iloc[0].items() if k not in ("model", "dataset")} if len(row) else {}
+
+
+def markdown_table(table: pd.DataFrame, peers: list[str]) -> str:
+    """Per-dataset MASE (and sMAPE) of ours and each peer; the best per row in bold."""
+    models = [OURS] + [p for p in peers if p in set(table["model"])]
+    datasets = [d for d in table["dataset"].unique() if d != "ALL"] + ["ALL"]
+    lines = ["| dataset | " + " | ".join(f"{m} MASE" for m in models) + " | ours sMAPE | best peer sMAPE | ours 80% coverage |",
+             "|---|" + "---:|" * (len(models) + 3)]
+    for d in datasets:
+        sub = table[table["dataset"] == d].set_index("model")
+        mase = {m: sub.loc[m, "mase"] for m in models if m in sub.index}
+        best = min(mase, key=lambda m: mase[m] if np.isfinite(mase[m]) else np.inf)
+        cells = [("n/a" if m not in mase else f"**{mase[m]:.3f}**" if m == best else f"{mase[m]:.3f}") for m in models]
+        peer_smape = min((sub.loc[p, "smape"] for p in peers if p in sub.index), default=float("nan"))
+        label = "**mean over datasets every model ran on**" if d == "ALL" else d
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {sub.loc[OURS, 'smape']:.2f} | {peer_smape:.2f} | {sub.loc[OURS, 'coverage80']:.0%} |")
+    return "\n".join(lines)

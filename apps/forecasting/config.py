@@ -1,0 +1,53 @@
+"""The forecasting app's typed config, loaded from ``configs/<name>.yaml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from apps.forecasting.data import DATASETS, FillPolicy
+from apps.forecasting.model import ForecastModelConfig
+from shared.config import load_config
+from shared.training import TrainConfig
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+PEERS = ("AutoARIMA", "AutoETS", "AutoTheta", "SeasonalNaive")
+
+
+@dataclass
+class DataConfig:
+    """Which series, how far ahead, and how many held-out windows."""
+
+    datasets: list[str] = field(default_factory=lambda: list(DATASETS))
+    horizon: int = 12
+    n_windows: int = 2
+    fill: FillPolicy = "interpolate"
+    cache_dir: str = "data/cache/forecasting"
+
+
+@dataclass
+class ForecastConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ForecastModelConfig = field(default_factory=ForecastModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    windows: int = 20000
+    peers: list[str] = field(default_factory=lambda: list(PEERS))
+    # AutoARIMA's seasonal order search is impractically slow for long seasons here
+    # (season 48: no result in 11 min on 4,032 points, nor in 150 s on 360 points),
+    # so it is skipped (shown as n/a) on datasets with a longer season than this.
+    arima_max_season: int = 24
+
+    def __post_init__(self) -> None:
+        if self.data.horizon > self.model.max_horizon:
+            raise ValueError(f"horizon {self.data.horizon} exceeds the model's max_horizon {self.model.max_horizon}")
+        unknown = sorted(set(self.peers) - set(PEERS))
+        if unknown:
+            raise ValueError(f"unknown peer(s) {unknown}; available: {list(PEERS)}")
+
+
+def load_forecast_config(name_or_path: str = "default", overrides: list[str] | None = None) -> ForecastConfig:
+    """``default``, ``demo`` or ``tiny`` (shipped configs), or a path to a YAML file."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / f"{name_or_path}.yaml"
+    return load_config(ForecastConfig, path, overrides)

@@ -1,0 +1,283 @@
+"""Forecasting data: real series in the long format ``unique_id, ds, y``.
+
+Datasets come from installed packages (statsmodels, pmdarima) or a user's
+CSV/Parquet file in the same format. :func:`validate` names every problem
+(missing columns, non-numeric or missing values, duplicate timestamps,
+irregular frequency, too-short series) and applies an explicit policy or
+refuses. Series that cannot be used are dropped with a one-line reason;
+the rest go on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from shared.atomic import atomic_write_bytes, atomic_write_text
+from shared.errors import DataError
+
+REQUIRED = ("unique_id", "ds", "y")
+FillPolicy = Literal["interpolate", "ffill", "zero", "refuse"]
+DuplicatePolicy = Literal["refuse", "mean", "last"]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A shipped dataset: its frequency, seasonal period and default horizon."""
+
+    name: str
+    freq: str
+    season_length: int
+    source: str
+    licence: str
+    loader: Callable[[], pd.DataFrame] = field(compare=False, repr=False)
+
+
+def _single(name: str, values: np.ndarray, ds: pd.DatetimeIndex) -> pd.DataFrame:
+    return pd.DataFrame({"unique_id": name, "ds": ds, "y": np.asarray(values, dtype="float64")})
+
+
+def _co2() -> pd.DataFrame:
+    from statsmodels.datasets import co2
+
+    data = co2.load_pandas().data
+    return _single("co2", data["co2"].to_numpy(), pd.DatetimeIndex(data.index))
+
+
+def _sunspots() -> pd.DataFrame:
+    from statsmodels.datasets import sunspots
+
+    data = sunspots.load_pandas().data
+    ds = pd.to_datetime(data["YEAR"].astype(int).astype(str), format="%Y")
+    return _single("sunspots", data["SUNACTIVITY"].to_numpy(), pd.DatetimeIndex(ds))
+
+
+def _elec_equip() -> pd.DataFrame:
+    from statsmodels.datasets import elec_equip
+
+    data = elec_equip.load_pandas().data
+    return _single("elec_equip", data.iloc[:, 0].to_numpy(), pd.DatetimeIndex(data.index))
+
+
+MACRO_SERIES = ("realgdp", "realcons", "realinv", "cpi", "unemp", "tbilrate")
+
+
+def _macrodata() -> pd.DataFrame:
+    from statsmodels.datasets import macrodata
+
+    data = macrodata.load_pandas().data
+    ds = pd.PeriodIndex.from_fields(year=data["year"].astype(int), quarter=data["quarter"].astype(int), freq="Q").to_timestamp()
+    return pd.concat([_single(f"macrodata/{c}", data[c].to_numpy(), ds) for c in MACRO_SERIES], ignore_index=True)
+
+
+def _pmdarima(loader: str, name: str, start: str, freq: str) -> pd.DataFrame:
+    import pmdarima.datasets as datasets
+
+    values = getattr(datasets, loader)(as_series=False)
+    return _single(name, values, pd.date_range(start, periods=len(values), freq=freq))
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in [
+        DatasetInfo("co2", "W-SAT", 52, "statsmodels.datasets.co2 (Mauna Loa, weekly)", "public domain (NOAA)", _co2),
+        DatasetInfo("sunspots", "YS", 11, "statsmodels.datasets.sunspots (yearly)", "public domain", _sunspots),
+        DatasetInfo("elec_equip", "MS", 12, "statsmodels.datasets.elec_equip (monthly)", "Eurostat, reuse permitted", _elec_equip),
+        DatasetInfo("macrodata", "QS", 4, "statsmodels.datasets.macrodata (quarterly US macro)", "public domain (US gov)", _macrodata),
+        DatasetInfo("airpassengers", "MS", 12, "pmdarima.datasets.load_airpassengers (monthly)", "public domain (Box-Jenkins)",
+                    lambda: _pmdarima("load_airpassengers", "airpassengers", "1949-01-01", "MS")),
+        DatasetInfo("wineind", "MS", 12, "pmdarima.datasets.load_wineind (monthly)", "public (ABS, via R forecast)",
+                    lambda: _pmdarima("load_wineind", "wineind", "1980-01-01", "MS")),
+        DatasetInfo("taylor", "30min", 48, "pmdarima.datasets.load_taylor (half-hourly electricity)", "public (Taylor 2003, via R forecast)",
+                    lambda: _pmdarima("load_taylor", "taylor", "2000-06-05", "30min")),
+    ]
+}
+
+
+def load_dataset(name: str) -> pd.DataFrame:
+    """A shipped dataset in long format."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
+    return DATASETS[name].loader()
+
+
+def read_series_file(path: str | Path) -> pd.DataFrame:
+    """Read a user's CSV or Parquet file (long format expected)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"file not found: {path}")
+    try:
+        if path.suffix.lower() == ".parquet":
+            frame = pd.read_parquet(path)
+        elif path.suffix.lower() in (".csv", ".txt"):
+            frame = pd.read_csv(path)
+        else:
+            raise DataError(f"{path}: expected a .csv or .parquet file")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as err:
+        raise DataError(f"{path}: cannot be read ({str(err).splitlines()[0]})") from None
+    if frame.empty:
+        raise DataError(f"{path}: no rows")
+    return frame
+
+
+@dataclass
+class ValidationReport:
+    """What :func:`validate` found and did."""
+
+    series: int = 0
+    rows: int = 0
+    problems: list[str] = field(default_factory=list)
+    dropped: dict[str, str] = field(default_factory=dict)
+    filled_values: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate(
+    frame: pd.DataFrame,
+    freq: str | None = None,
+    fill: FillPolicy = "interpolate",
+    duplicates: DuplicatePolicy = "refuse",
+    min_length: int = 1,
+) -> tuple[pd.DataFrame, ValidationReport]:
+    """Check and clean a long-format frame; returns the usable rows and a report.
+
+    Frame-level problems (missing columns, nothing usable) raise
+    :class:`DataError`. Series-level problems drop that series with a reason
+    in ``report.dropped`` unless a policy repairs them.
+    """
+    report = ValidationReport()
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise DataError(f"missing column(s) {missing}; expected columns {list(REQUIRED)}, got {list(frame.columns)}")
+    df = frame[list(REQUIRED)].copy()
+    df["unique_id"] = df["unique_id"].astype(str)
+    y = pd.to_numeric(df["y"], errors="coerce")
+    non_numeric = int((y.isna() & df["y"].notna()).sum())
+    if non_numeric:
+        report.problems.append(f"{non_numeric} non-numeric y value(s) treated as missing")
+    infinite = int(np.isinf(y).sum())
+    if infinite:
+        report.problems.append(f"{infinite} infinite y value(s) treated as missing")
+    df["y"] = y.replace([np.inf, -np.inf], np.nan)
+    ds = pd.to_datetime(df["ds"], errors="coerce")
+    bad_ds = int(ds.isna().sum())
+    if bad_ds:
+        report.problems.append(f"{bad_ds} row(s) with unparseable ds dropped")
+    df["ds"] = ds
+    df = df[df["ds"].notna()]
+
+    cleaned = []
+    for uid, series in df.groupby("unique_id", sort=True):
+        try:
+            cleaned.append(_clean_series(uid, series, freq, fill, duplicates, min_length, report))
+        except DataError as err:
+            report.dropped[uid] = str(err)
+    if not cleaned:
+        reasons = "; ".join(f"{k}: {v}" for k, v in list(report.dropped.items())[:3])
+        raise DataError(f"no usable series ({reasons})" if reasons else "no usable rows")
+    out = pd.concat(cleaned, ignore_index=True)
+    report.series, report.rows = out["unique_id"].nunique(), len(out)
+    return out, report
+
+
+def _clean_series(uid: str, s: pd.DataFrame, freq: str | None, fill: FillPolicy, duplicates: DuplicatePolicy,
+                  min_length: int, report: ValidationReport) -> pd.DataFrame:
+    s = s.sort_values("ds")
+    dup = int(s["ds"].duplicated().sum())
+    if dup:
+        if duplicates == "refuse":
+            raise DataError(f"{dup} duplicate timestamp(s) (set duplicates=mean or last to merge them)")
+        s = s.groupby("ds", as_index=False)["y"].agg("mean" if duplicates == "mean" else "last")
+        s.insert(0, "unique_id", uid)
+        report.problems.append(f"{uid}: merged {dup} duplicate timestamp(s) ({duplicates})")
+    series_freq = freq or (pd.infer_freq(s["ds"]) if len(s) >= 3 else None)
+    if series_freq is None:
+        series_freq = _guess_freq(s["ds"])
+    full = pd.date_range(s["ds"].iloc[0], s["ds"].iloc[-1], freq=series_freq)
+    if len(full) != len(s) or not full.equals(pd.DatetimeIndex(s["ds"])):
+        off_grid = int((~s["ds"].isin(full)).sum())
+        if off_grid:
+            raise DataError(f"irregular timestamps: {off_grid} not on a {series_freq} grid")
+        report.problems.append(f"{uid}: {len(full) - len(s)} missing timestamp(s) inserted as missing values")
+        s = s.set_index("ds").reindex(full).rename_axis("ds").reset_index()
+        s["unique_id"] = uid
+    gaps = int(s["y"].isna().sum())
+    if gaps:
+        if fill == "refuse":
+            raise DataError(f"{gaps} missing value(s) (set fill=interpolate, ffill or zero to repair)")
+        if fill == "interpolate":
+            s["y"] = s["y"].interpolate(limit_direction="both")
+        elif fill == "ffill":
+            s["y"] = s["y"].ffill().bfill()
+        else:
+            s["y"] = s["y"].fillna(0.0)
+        report.filled_values += gaps
+        report.problems.append(f"{uid}: filled {gaps} missing value(s) ({fill})")
+    if s["y"].isna().any():
+        raise DataError("no observed values")
+    if len(s) < min_length:
+        raise DataError(f"too short: {len(s)} points, need at least {min_length}")
+    return s[list(REQUIRED)].reset_index(drop=True)
+
+
+def _guess_freq(ds: pd.Series) -> str:
+    """The most common spacing, when pandas cannot infer a frequency."""
+    if len(ds) < 2:
+        raise DataError("too short to infer a frequency (set freq)")
+    step = pd.Series(ds).diff().dropna().mode().iloc[0]
+    return pd.tseries.frequencies.to_offset(step).freqstr
+
+
+@dataclass
+class PreparedDataset:
+    """A validated dataset on disk plus what the models need to know about it."""
+
+    name: str
+    path: Path
+    freq: str
+    season_length: int
+    report: dict
+
+    def frame(self) -> pd.DataFrame:
+        return pd.read_parquet(self.path)
+
+
+def prepare(names: list[str], out_dir: str | Path, fill: FillPolicy = "interpolate", min_length: int = 24) -> list[PreparedDataset]:
+    """Load, validate and write each shipped dataset as ``<out_dir>/<name>.parquet`` + ``.json``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prepared = []
+    for name in names:
+        info = DATASETS.get(name)
+        if info is None:
+            raise DataError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
+        frame, report = validate(info.loader(), freq=info.freq, fill=fill, min_length=min_length)
+        path = out_dir / f"{name}.parquet"
+        atomic_write_bytes(path, frame.to_parquet(index=False))
+        meta = {"name": name, "freq": info.freq, "season_length": info.season_length, "source": info.source,
+                "licence": info.licence, "report": report.to_dict()}
+        atomic_write_text(out_dir / f"{name}.json", json.dumps(meta, indent=2) + "\n")
+        prepared.append(PreparedDataset(name, path, info.freq, info.season_length, report.to_dict()))
+    return prepared
+
+
+def load_prepared(out_dir: str | Path, names: list[str]) -> list[PreparedDataset]:
+    """Prepared datasets written by :func:`prepare`."""
+    result = []
+    for name in names:
+        meta_path = Path(out_dir) / f"{name}.json"
+        if not meta_path.is_file():
+            raise DataError(f"dataset {name!r} is not prepared in {out_dir} (run prepare first)")
+        meta = json.loads(meta_path.read_text())
+        result.append(PreparedDataset(name, Path(out_dir) / f"{name}.parquet", meta["freq"], meta["season_length"], meta["report"]))
+    return result

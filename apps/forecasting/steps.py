@@ -1,0 +1,96 @@
+"""The forecasting app's pipeline steps.
+
+Each function takes and returns small things (paths, config names, dicts),
+so the CLI and the Prefect tasks call exactly the same code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from apps.forecasting.backtest import run_backtest
+from apps.forecasting.batch import batch_forecast
+from apps.forecasting.config import ForecastConfig, load_forecast_config
+from apps.forecasting.data import load_prepared, prepare
+from apps.forecasting.plots import plot_forecasts
+from apps.forecasting.train import fit
+from shared.errors import DataError
+from shared.inference import read_outputs
+from shared.model_folder import load_model
+
+
+def config(name: str = "default", overrides: list[str] | None = None) -> ForecastConfig:
+    return load_forecast_config(name, overrides)
+
+
+def prepare_data(cfg: ForecastConfig, out_dir: str | Path | None = None) -> str:
+    """Load and validate the configured datasets into ``out_dir``; returns its path."""
+    out = Path(out_dir or cfg.data.cache_dir)
+    prepare(cfg.data.datasets, out, fill=cfg.data.fill, min_length=cfg.data.horizon * (cfg.data.n_windows + 2))
+    return str(out)
+
+
+def validate_data(cfg: ForecastConfig, data_dir: str | Path) -> dict:
+    """The validation reports of the prepared datasets (raises if one is missing)."""
+    reports = {d.name: d.report for d in load_prepared(data_dir, cfg.data.datasets)}
+    dropped = {k: r["dropped"] for k, r in reports.items() if r["dropped"]}
+    return {"datasets": reports, "series": sum(r["series"] for r in reports.values()), "dropped": dropped}
+
+
+def train_model(cfg: ForecastConfig, data_dir: str | Path, run_dir: str | Path, resume: bool = False) -> dict:
+    """Train; returns the best model folder and its validation metric."""
+    result = fit(cfg, load_prepared(data_dir, cfg.data.datasets), run_dir, resume=resume)
+    return {"model_dir": str(Path(run_dir) / "best"), "val_mase": result.best_metric, "steps": result.step,
+            "train_seconds": result.seconds}
+
+
+def evaluate_model(cfg: ForecastConfig, model_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
+                   peers: list[str] | None = None) -> dict:
+    """Backtest ours and the peers on the held-out windows; returns tables and the plot path."""
+    return run_backtest(model_dir, cfg, load_prepared(data_dir, cfg.data.datasets), out_dir, peers)
+
+
+def predict(model_dir: str | Path, input_path: str | Path, output_dir: str | Path, horizon: int | None = None,
+            freq: str | None = None, plot_series: list[str] | None = None, max_plots: int = 6,
+            fmt: str = "parquet", progress: bool = True) -> dict:
+    """Batch-forecast every series under ``input_path``; writes shards, errors and a PNG."""
+    loaded = load_model(model_dir)
+    summary = batch_forecast(loaded, input_path, output_dir, horizon, freq, fmt=fmt, progress=progress)
+    result = summary.to_dict()
+    result["line"] = summary.line()
+    records = read_outputs(output_dir)
+    if records:
+        forecasts = pd.DataFrame(records)
+        forecasts["ds"] = pd.to_datetime(forecasts["ds"])
+        forecasts = forecasts.rename(columns={"forecast": "median", "lo80": "lo", "hi80": "hi"}).assign(model="ours")
+        history = _history(input_path)
+        if "unique_id" in history:
+            chosen = plot_series or sorted(forecasts["unique_id"].unique())[:max_plots]
+            missing = sorted(set(chosen) - set(forecasts["unique_id"]))
+            if missing:
+                raise DataError(f"no forecast for series {missing}")
+            result["plot"] = str(plot_forecasts(history, forecasts, Path(output_dir) / "forecast.png", series=chosen,
+                                                title="History, forecast (median) and 80% interval"))
+    (Path(output_dir) / "predict.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result
+
+
+def _history(input_path: str | Path) -> pd.DataFrame:
+    """Best-effort history for plots (the forecasts themselves never depend on it)."""
+    from apps.forecasting.batch import SUFFIXES
+    from apps.forecasting.data import read_series_file
+    from shared.inference import resolve_inputs
+
+    frames = []
+    for file in resolve_inputs(input_path, SUFFIXES):
+        try:
+            f = read_series_file(file)
+            f = f.assign(unique_id=f["unique_id"].astype(str), ds=pd.to_datetime(f["ds"], errors="coerce"),
+                         y=pd.to_numeric(f["y"], errors="coerce"))
+            frames.append(f[["unique_id", "ds", "y"]])
+        except (DataError, KeyError):
+            continue
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

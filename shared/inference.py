@@ -1,0 +1,362 @@
+"""Batch inference: the contract every app implements, and one generic runner.
+
+An app turns its input (a file, a folder or a manifest; see :func:`resolve_inputs`)
+into an ordered iterable of :class:`InputRow` and supplies a :data:`PredictFn` that
+predicts a batch of rows. :func:`run_batch_inference` does the rest:
+
+- Rows are cut, in order, into shards of ``shard_size`` rows. Shard ``k`` is written
+  atomically to ``shard-<k>.parquet`` (or ``.jsonl``), after its error rows went to
+  ``errors/shard-<k>.jsonl``.
+- Resume: a shard whose output file exists is skipped without calling ``predict``
+  (its rows are still read, so later shards line up). A killed job run again
+  neither loses nor duplicates rows. Leftover ``*.tmp`` files are never shards.
+- A bad row becomes an error row and the job carries on: a row the reader flagged
+  (``InputRow.error``), a :class:`RowError` returned by ``predict``, a repeated row
+  id, or a row whose single-row call raises when a failing batch is retried row by
+  row.
+- At the end, ``errors.jsonl`` (one ``{"row_id", "shard", "reason"}`` per line) and
+  ``summary.json`` are written, atomically.
+
+Layout of ``output_dir``::
+
+    shard-00000.parquet       records of rows 0 .. shard_size-1, each with a row_id
+    errors/shard-00000.jsonl  that shard's error rows (empty file when none)
+    errors.jsonl              all error rows of all complete shards, in shard order
+    summary.json              the InferenceSummary fields and exit_code
+
+In parquet, a key that some records lack is a column holding null for them.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Sized
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from shared.atomic import atomic_write_bytes, atomic_write_text
+from shared.errors import ConfigError, DataError
+
+Format = Literal["parquet", "jsonl"]
+FORMATS: tuple[str, ...] = ("parquet", "jsonl")
+MANIFEST_SUFFIXES: tuple[str, ...] = (".jsonl", ".txt")
+_SHARD_NAME = re.compile(r"shard-(\d+)\.(parquet|jsonl)")  # full match: "*.tmp" leftovers never match
+
+
+@dataclass
+class InputRow:
+    """One unit of work.
+
+    ``row_id`` is stable and unique within the job; ``payload`` is whatever the
+    predict function needs; ``error`` (a one-line reason) marks a row the reader
+    already knows is bad, which is never passed to ``predict``.
+    """
+
+    row_id: str
+    payload: Any = None
+    error: str | None = None
+
+
+class RowError(Exception):
+    """Raised or returned by a predict function for one bad row; ``str(err)`` is the one-line reason."""
+
+
+PredictFn = Callable[[list[InputRow]], list[list[dict] | RowError]]
+"""For each input row, in order: a list of output records (dicts of JSON-serialisable
+values; several per row are fine, none means the row succeeded with no output) or a
+:class:`RowError` for that row."""
+
+
+@dataclass
+class InferenceSummary:
+    """What a batch-inference job did. ``rows_per_second`` counts only rows of shards run now."""
+
+    rows: int
+    succeeded: int
+    errors: int
+    skipped_shards: int
+    written_shards: int
+    seconds: float
+    rows_per_second: float
+    output_dir: Path
+    errors_path: Path
+
+    @property
+    def exit_code(self) -> int:
+        """1 when there were rows and none succeeded, else 0."""
+        return 1 if self.rows > 0 and self.succeeded == 0 else 0
+
+    def line(self) -> str:
+        """One human line, e.g. ``1,234 rows: 1,230 ok, 4 errors (errors.jsonl), 812.3 rows/s``."""
+        errors = _plural(self.errors, "error") + (f" ({self.errors_path.name})" if self.errors else "")
+        parts = [f"{_plural(self.rows, 'row')}: {self.succeeded:,} ok", errors]
+        if self.skipped_shards:
+            parts.append(f"{_plural(self.skipped_shards, 'shard')} skipped (already done)")
+        parts.append(f"{self.rows_per_second:,.1f} rows/s")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields plus ``exit_code``."""
+        data = asdict(self)
+        data.update(output_dir=str(self.output_dir), errors_path=str(self.errors_path), exit_code=self.exit_code)
+        return data
+
+
+def run_batch_inference(rows: Iterable[InputRow], predict: PredictFn, output_dir: str | Path, *,
+                        shard_size: int = 256, batch_size: int = 32, fmt: Format = "parquet",
+                        progress: bool = True, total: int | None = None) -> InferenceSummary:
+    """Predict every row into sharded files under ``output_dir``, resuming a previous run.
+
+    ``total`` (default: ``len(rows)`` when it has one) sizes the progress bar. Raises
+    :class:`~shared.errors.ConfigError` for bad sizes or format, and
+    :class:`~shared.errors.DataError` when ``output_dir`` holds shards of the other format.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if shard_size < 1 or batch_size < 1:
+        raise ConfigError(f"shard_size and batch_size must be >= 1, got {shard_size} and {batch_size}")
+    out = Path(output_dir)
+    foreign = [path.name for _, path in _shard_files(out) if path.suffix != f".{fmt}"]
+    if foreign:
+        raise DataError(f"{out} already holds {foreign[0]}; rerun with that format or use an empty folder")
+    (out / "errors").mkdir(parents=True, exist_ok=True)
+    if total is None and isinstance(rows, Sized):
+        total = len(rows)
+
+    start = time.perf_counter()
+    seen: set[str] = set()
+    n_rows = succeeded = n_errors = skipped = written = processed = 0
+    stream = iter(rows)
+    with tqdm(total=total, unit="row", desc="infer", disable=not progress, dynamic_ncols=True,
+              mininterval=0.5 if sys.stderr.isatty() else 30.0) as bar:
+        for k in itertools.count():
+            shard = list(itertools.islice(stream, shard_size))
+            if not shard:
+                break
+            target = out / f"shard-{k:05d}.{fmt}"
+            errors_file = out / "errors" / f"shard-{k:05d}.jsonl"
+            if target.exists():
+                seen.update(row.row_id for row in shard)
+                bad = _count_lines(errors_file)
+                skipped += 1
+                bar.update(len(shard))
+            else:
+                records, error_rows = _run_shard(shard, k, predict, batch_size, seen, bar)
+                atomic_write_text(errors_file, _to_jsonl(error_rows))
+                atomic_write_bytes(target, _encode(records, fmt))
+                bad = len(error_rows)
+                written += 1
+                processed += len(shard)
+            n_rows += len(shard)
+            n_errors += bad
+            succeeded += len(shard) - bad
+
+    errors_path = out / "errors.jsonl"
+    merged = [out / "errors" / f"{path.stem}.jsonl" for _, path in _shard_files(out)]
+    atomic_write_text(errors_path, "".join(path.read_text(encoding="utf-8") for path in merged if path.exists()))
+    seconds = time.perf_counter() - start
+    summary = InferenceSummary(rows=n_rows, succeeded=succeeded, errors=n_errors, skipped_shards=skipped,
+                               written_shards=written, seconds=seconds,
+                               rows_per_second=processed / seconds if seconds > 0 else 0.0,
+                               output_dir=out, errors_path=errors_path)
+    atomic_write_text(out / "summary.json", json.dumps(summary.to_dict(), indent=2) + "\n")
+    return summary
+
+
+def read_outputs(output_dir: str | Path) -> list[dict]:
+    """All records of all complete shards under ``output_dir``, in shard order."""
+    out = Path(output_dir)
+    if not out.is_dir():
+        raise DataError(f"no inference output at {out}")
+    files = _shard_files(out)
+    if len({path.suffix for _, path in files}) > 1:
+        raise DataError(f"{out} holds both parquet and jsonl shards")
+    records: list[dict] = []
+    for _, path in files:
+        if path.suffix == ".jsonl":
+            records.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        else:
+            records.extend(pq.read_table(path).to_pylist())
+    return records
+
+
+def resolve_inputs(path: str | Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The input files named by ``path``.
+
+    A file ending in one of ``suffixes`` (case-insensitive) gives itself; a folder
+    gives its matching files, recursively, sorted, skipping hidden files and
+    folders; a ``.jsonl``/``.txt`` manifest gives one path per line, relative paths
+    resolved against the manifest's folder (a JSONL line gives its first string
+    value ending in one of ``suffixes``, e.g. ``{"path": "a/b.dat"}``; ``.txt``
+    lines starting with ``#`` are comments). Manifest entries are not checked for
+    existence: the app's reader flags missing ones as error rows. A missing
+    ``path``, or one that gives no files, raises :class:`~shared.errors.DataError`.
+    """
+    path = Path(path)
+    ends = tuple(suffix.lower() for suffix in suffixes)
+    wanted = "/".join(ends) or "(no suffixes given)"
+    if not path.exists():
+        raise DataError(f"input not found: {path}")
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(ends)
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    elif path.name.lower().endswith(ends):
+        return [path]
+    elif path.suffix.lower() in MANIFEST_SUFFIXES:
+        found = _read_manifest(path, ends, wanted)
+    else:
+        raise DataError(f"{path} is neither a {wanted} file, a folder nor a .jsonl/.txt manifest")
+    if not found:
+        raise DataError(f"no {wanted} files in {path}")
+    return found
+
+
+# ---------------------------------------------------------------- internals
+def _run_shard(shard: list[InputRow], k: int, predict: PredictFn, batch_size: int, seen: set[str],
+               bar: tqdm) -> tuple[list[dict], list[dict]]:
+    """Records and error rows of one shard, both in row order; updates ``seen`` and ``bar``."""
+    outcomes: list[list[dict] | str] = [[] for _ in shard]
+    todo: list[int] = []
+    for i, row in enumerate(shard):
+        if row.row_id in seen:
+            outcomes[i] = "duplicate row id"
+        elif row.error is not None:
+            outcomes[i] = _first_line(row.error) or "rejected by the reader"
+        else:
+            todo.append(i)
+        seen.add(row.row_id)
+    bar.update(len(shard) - len(todo))
+    for b in range(0, len(todo), batch_size):
+        batch = todo[b:b + batch_size]
+        for i, outcome in zip(batch, _predict_batch(predict, [shard[i] for i in batch]), strict=True):
+            outcomes[i] = outcome
+        bar.update(len(batch))
+    records: list[dict] = []
+    error_rows: list[dict] = []
+    for row, outcome in zip(shard, outcomes, strict=True):
+        if isinstance(outcome, str):
+            error_rows.append({"row_id": row.row_id, "shard": k, "reason": outcome})
+        else:
+            records.extend(rec if "row_id" in rec else {"row_id": row.row_id, **rec} for rec in outcome)
+    return records, error_rows
+
+
+def _predict_batch(predict: PredictFn, batch: list[InputRow]) -> list[list[dict] | str]:
+    """Records or a reason per row; a batch that raises is retried row by row."""
+    if len(batch) > 1:
+        try:
+            return _check(predict(batch), len(batch))
+        except Exception:  # noqa: BLE001 - isolate the bad rows below
+            pass
+    outcomes: list[list[dict] | str] = []
+    for row in batch:
+        try:
+            outcomes.extend(_check(predict([row]), 1))
+        except Exception as err:  # noqa: BLE001 - one bad row must not stop the job
+            outcomes.append(_reason(err))
+    return outcomes
+
+
+def _check(results: Any, n: int) -> list[list[dict] | str]:
+    """Validate what ``predict`` returned for ``n`` rows; RowErrors become reasons."""
+    results = list(results)
+    if len(results) != n:
+        raise ValueError(f"predict returned {len(results)} results for {n} rows")
+    checked: list[list[dict] | str] = []
+    for result in results:
+        if isinstance(result, RowError):
+            checked.append(_reason(result))
+        elif isinstance(result, (list, tuple)) and all(isinstance(rec, dict) for rec in result):
+            checked.append(list(result))
+        else:
+            raise TypeError(f"predict returned a {type(result).__name__} for a row; "
+                            "expected a list of dicts or a RowError")
+    return checked
+
+
+def _reason(err: BaseException) -> str:
+    """One-line reason: ``str(err)`` for a RowError, else ``Type: message``."""
+    name = type(err).__name__
+    text = str(err) if isinstance(err, RowError) else (f"{name}: {err}" if str(err) else name)
+    return _first_line(text) or name
+
+
+def _first_line(text: str) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays (``.item()``/``.tolist()``) into plain JSON values."""
+    for method in ("item", "tolist"):
+        if hasattr(value, method):
+            return getattr(value, method)()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _to_jsonl(records: list[dict]) -> str:
+    return "".join(json.dumps(rec, ensure_ascii=False, default=_json_default) + "\n" for rec in records)
+
+
+def _encode(records: list[dict], fmt: str) -> bytes:
+    """A shard file's bytes; an empty shard still gives a valid (empty) file."""
+    if fmt == "jsonl":
+        return _to_jsonl(records).encode("utf-8")
+    keys = list(dict.fromkeys(key for rec in records for key in rec)) or ["row_id"]
+    # object columns let pyarrow infer each column's type, so ints stay ints next to nulls
+    frame = pd.DataFrame({key: pd.Series([rec.get(key) for rec in records], dtype=object) for key in keys})
+    if not records:
+        frame = frame.astype("string")
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _shard_files(out: Path) -> list[tuple[int, Path]]:
+    """(index, path) of every complete shard file in ``out``, by index."""
+    if not out.is_dir():
+        return []
+    return sorted((int(match[1]), path) for path in out.iterdir()
+                  if (match := _SHARD_NAME.fullmatch(path.name)) and path.is_file())
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def _read_manifest(manifest: Path, ends: tuple[str, ...], wanted: str) -> list[Path]:
+    """Paths listed in a .jsonl or .txt manifest, relative ones resolved against its folder."""
+    is_jsonl = manifest.suffix.lower() == ".jsonl"
+    paths: list[Path] = []
+    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        entry: Any = line.strip()
+        if not entry or (not is_jsonl and entry.startswith("#")):
+            continue
+        if is_jsonl:
+            try:
+                entry = json.loads(entry)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{manifest}:{number}: not valid JSON ({err.msg})") from None
+            values = entry.values() if isinstance(entry, dict) else [entry]
+            entry = next((v for v in values if isinstance(v, str) and v.lower().endswith(ends)), None)
+            if entry is None:
+                raise DataError(f"{manifest}:{number}: no value ending in {wanted}")
+        item = Path(entry).expanduser()
+        paths.append(item if item.is_absolute() else manifest.parent / item)
+    return paths

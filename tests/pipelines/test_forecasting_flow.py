@@ -1,0 +1,81 @@
+"""The forecasting flow end to end under Prefect, and the deployments in prefect.yaml."""
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from shared.inference import read_outputs
+from shared.registry import ModelRegistry
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_retrain_flow_end_to_end(prefect_server, tmp_path):
+    from pipelines.forecasting import batch_forecast, retrain
+
+    data, registry = tmp_path / "data", tmp_path / "registry"
+    batch_in = tmp_path / "incoming.csv"
+    first = retrain(config="tiny", data_dir=str(data), run_root=str(tmp_path / "runs"), registry=str(registry))
+    assert first["registered"]["promoted"] and first["registered"]["version"] == "v0001"
+    assert {"mase", "smape", "coverage80"} <= set(first["ours"])
+    assert first["best_peer"] in {"SeasonalNaive", "AutoTheta"}
+    assert Path(first["metrics_md"]).is_file() and Path(first["plot"]).is_file()
+
+    # A second run with another seed is promoted only if it beats the champion.
+    second = retrain(config="tiny", data_dir=str(data), run_root=str(tmp_path / "runs"), registry=str(registry),
+                     overrides=["train.seed=1"])
+    champion = ModelRegistry(registry).champion("forecasting")
+    better = second["ours"]["mase"] < first["ours"]["mase"]
+    assert second["registered"]["promoted"] == better
+    assert champion.version == ("v0002" if better else "v0001")
+
+    series = pd.read_parquet(data / "airpassengers.parquet")
+    series.to_csv(batch_in, index=False)
+    summary = batch_forecast(input_path=str(batch_in), output_dir=str(tmp_path / "out"), registry=str(registry))
+    assert summary["succeeded"] == 1 and len(read_outputs(tmp_path / "out")) == 6
+
+
+def test_ingest_is_cached_on_its_inputs(prefect_server, tmp_path):
+    from pipelines.template import ingest_task, recipe_version
+    from pipelines.forecasting import FORECASTING
+    from prefect import flow
+
+    original = FORECASTING.ingest
+
+    @flow
+    def twice(data_dir: str) -> list:
+        params = {"config": "tiny", "overrides": [], "data_dir": data_dir}
+        version = recipe_version(original)
+        return [ingest_task("forecasting", params, version, return_state=True).name for _ in range(2)]
+
+    assert twice(str(tmp_path / "d")) == ["Completed", "Cached"]
+
+
+def test_prefect_yaml_deploys(prefect_server, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    async def make_pool():
+        async with get_client() as client:
+            await client.create_work_pool(WorkPoolCreate(name="sextant-process", type="process"))
+
+    asyncio.run(make_pool())
+    env = {**os.environ, "PREFECT_API_URL": prefect_server}
+    done = subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_deployments()
+
+    deployments = {d.name: d for d in asyncio.run(read())}
+    assert {"forecasting-nightly-retrain", "forecasting-hourly-batch"} <= set(deployments)
+    nightly = deployments["forecasting-nightly-retrain"]
+    assert nightly.schedules[0].schedule.cron == "0 2 * * *"
+    assert nightly.parameters["config"] == "default"
+    assert deployments["forecasting-hourly-batch"].schedules[0].schedule.cron == "0 * * * *"
