@@ -12,11 +12,12 @@ UV_INSTALL := $(UV) pip install --python $(PY) --compile-bytecode -c constraints
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
-.PHONY: help install test demo bench lock clean
+.PHONY: help install test demo demo-core bench lock clean
 
 help:
 	@echo "make test   create .venv if needed, install the pinned stack, run all tests"
-	@echo "make demo   same set-up, then run the demo (prints accuracy and speed)"
+	@echo "make demo   same set-up, then run the forecasting pipeline and print its table against the peers"
+	@echo "make demo-core  the core encoder-decoder demo (copy/reverse accuracy and speed)"
 	@echo "make bench  install the peers too, run benchmarks/ (writes benchmarks/results/)"
 	@echo "make lock   re-freeze constraints.txt from the current .venv"
 
@@ -40,10 +41,14 @@ test: $(VENV)/.installed
 	PREFECT_HOME=$$(mktemp -d) $(PY) -m pytest
 
 demo: $(VENV)/.installed
+	$(PY) -m pipelines.cli demo
+
+demo-core: $(VENV)/.installed
 	$(PY) -m shared.demo
 
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/core.py
+	$(PY) benchmarks/forecasting.py
 
 lock: | $(UV)
 	{ echo "# Exact versions of every package, frozen from a working install (Python 3.11, x86_64)."; \

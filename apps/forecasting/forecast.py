@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from apps.forecasting.model import ForecastModelConfig, ITransformer, denormalise
+from apps.forecasting.model import ForecastModelConfig, denormalise
 from apps.forecasting.windows import context_window
 
 
@@ -21,7 +21,7 @@ def forecast_series(model: nn.Module, cfg: ForecastModelConfig, histories: list[
     windows = [context_window(np.asarray(h, dtype=np.float32), len(h), cfg.lookback) for h in histories]
     context = torch.tensor(np.stack([c for c, _ in windows]))
     observed = torch.tensor(np.stack([s for _, s in windows]))
-    if isinstance(model, ITransformer):
+    if cfg.kind == "itransformer":
         out, mean, std = model(context[None], observed[None])
         result = denormalise(out, mean, std)[0]
     else:

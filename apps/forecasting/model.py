@@ -38,6 +38,7 @@ class ForecastModelConfig:
     patch_len: int = 16
     stride: int = 8
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
+    members: int = 1  # > 1: a deep ensemble of independently seeded models, quantiles averaged
     encoder: TransformerConfig = field(
         default_factory=lambda: TransformerConfig(d_model=64, n_heads=4, encoder_layers=3, d_ff=128, dropout=0.1, position="learned", max_len=256)
     )
@@ -145,7 +146,27 @@ def pinball_loss(pred: Tensor, target: Tensor, quantiles: list[float], mask: Ten
     return (loss * weight).sum() / weight.sum().clamp_min(1.0)
 
 
+class ForecastEnsemble(nn.Module):
+    """Averages the normalised quantile outputs of independently trained members.
+
+    Members share the instance normalisation (it depends only on the input), so
+    averaging normalised outputs equals averaging forecasts.
+    """
+
+    def __init__(self, cfg: ForecastModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        single = config_from_dict(ForecastModelConfig, {**config_to_dict(cfg), "members": 1})
+        self.members = nn.ModuleList(build_model(single) for _ in range(cfg.members))
+
+    def forward(self, context: Tensor, observed: Tensor, *extra: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        outs = [member(context, observed, *extra) for member in self.members]
+        return torch.stack([o[0] for o in outs]).mean(0), outs[0][1], outs[0][2]
+
+
 def build_model(cfg: ForecastModelConfig) -> nn.Module:
+    if cfg.members > 1:
+        return ForecastEnsemble(cfg)
     return PatchTST(cfg) if cfg.kind == "patchtst" else ITransformer(cfg)
 
 

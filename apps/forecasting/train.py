@@ -8,7 +8,8 @@ checkpoint. Training windows end before that.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,12 @@ from apps.forecasting.config import ForecastConfig
 from apps.forecasting.data import PreparedDataset
 from apps.forecasting.forecast import forecast_series
 from apps.forecasting.metrics import mase_scale
-from apps.forecasting.model import ITransformer, build_model, pinball_loss
+from apps.forecasting.model import build_model, pinball_loss
 from apps.forecasting.windows import PanelWindows, SeriesWindows, collate_panels
+from shared.atomic import atomic_write_text
 from shared.config import config_to_dict
 from shared.errors import DataError
+from shared.model_folder import load_model, save_model
 from shared.training import Trainer, TrainResult, seed_everything
 
 
@@ -74,7 +77,7 @@ def _panels(series: list[SplitSeries]) -> list[list[SplitSeries]]:
 
 
 def _loss(model: torch.nn.Module, batch: dict, quantiles: list[float]) -> torch.Tensor:
-    if isinstance(model, ITransformer):
+    if "variate_mask" in batch:
         out, mean, std = model(batch["context"], batch["observed"], batch["variate_mask"])
         mask = batch["target_mask"] & ~batch["variate_mask"].unsqueeze(-1)
     else:
@@ -85,9 +88,44 @@ def _loss(model: torch.nn.Module, batch: dict, quantiles: list[float]) -> torch.
 
 
 def fit(cfg: ForecastConfig, datasets: list[PreparedDataset], out_dir: str | Path, resume: bool = False) -> TrainResult:
-    """Train the configured model; the best checkpoint is ``out_dir/best`` (a model folder)."""
+    """Train the configured model; the best checkpoint is ``out_dir/best`` (a model folder).
+
+    With ``model.members > 1`` each member trains in ``out_dir/member-K`` with
+    seed ``train.seed + K`` (finished members are skipped on resume), and the
+    ensemble of their best checkpoints is saved as ``out_dir/best``.
+    """
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     series = split_series(datasets, cfg.data.horizon, cfg.data.n_windows)
+    if cfg.model.members == 1:
+        return _fit_single(cfg, series, Path(out_dir), resume)
+    out_dir = Path(out_dir)
+    single = replace(cfg, model=replace(cfg.model, members=1))
+    results = []
+    for k in range(cfg.model.members):
+        member_cfg = replace(single, train=replace(cfg.train, seed=cfg.train.seed + k))
+        member_dir = out_dir / f"member-{k}"
+        done = member_dir / "done.json"
+        if resume and done.is_file():
+            results.append(TrainResult(**{**json.loads(done.read_text()), "best_dir": member_dir / "best", "last_dir": None}))
+            continue
+        result = _fit_single(member_cfg, series, member_dir, resume)
+        atomic_write_text(done, json.dumps({k: v for k, v in asdict(result).items() if k not in ("best_dir", "last_dir")}))
+        results.append(result)
+    ensemble = build_model(cfg.model)
+    for member, result in zip(ensemble.members, results):
+        member.load_state_dict(load_model(result.best_dir).model.state_dict())
+    val = validation_mase(ensemble, cfg, series)["val_mase"]
+    save_model(out_dir / "best", ensemble, "forecasting", config_to_dict(cfg.model),
+               metadata={"datasets": cfg.data.datasets, "horizon": cfg.data.horizon, "n_windows": cfg.data.n_windows,
+                         "members_val_mase": [r.best_metric for r in results], "val_mase": val})
+    seconds = sum(r.seconds for r in results)
+    return TrainResult(step=sum(r.step for r in results), final_loss=float(np.mean([r.final_loss for r in results])),
+                       best_metric=val, best_dir=out_dir / "best", last_dir=None, history=[],
+                       stopped_early=all(r.stopped_early for r in results), seconds=seconds,
+                       samples_per_second=sum(r.samples_per_second * r.seconds for r in results) / max(seconds, 1e-9))
+
+
+def _fit_single(cfg: ForecastConfig, series: list[SplitSeries], out_dir: Path, resume: bool) -> TrainResult:
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model)
     m = cfg.model

@@ -1,6 +1,7 @@
 """The forecasting flow end to end under Prefect, and the deployments in prefect.yaml."""
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +25,9 @@ def test_retrain_flow_end_to_end(prefect_server, tmp_path):
     assert {"mase", "smape", "coverage80"} <= set(first["ours"])
     assert first["best_peer"] in {"SeasonalNaive", "AutoTheta"}
     assert Path(first["metrics_md"]).is_file() and Path(first["plot"]).is_file()
+    artifacts = asyncio.run(_latest_artifacts(["forecasting-metrics", "forecasting-plot"]))
+    assert {"ours", "SeasonalNaive", "AutoTheta"} <= {row["model"] for row in json.loads(artifacts["forecasting-metrics"])}
+    assert "backtest.png" in artifacts["forecasting-plot"]
 
     # A second run with another seed is promoted only if it beats the champion.
     second = retrain(config="tiny", data_dir=str(data), run_root=str(tmp_path / "runs"), registry=str(registry),
@@ -37,6 +41,30 @@ def test_retrain_flow_end_to_end(prefect_server, tmp_path):
     series.to_csv(batch_in, index=False)
     summary = batch_forecast(input_path=str(batch_in), output_dir=str(tmp_path / "out"), registry=str(registry))
     assert summary["succeeded"] == 1 and len(read_outputs(tmp_path / "out")) == 6
+
+
+async def _latest_artifacts(keys):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async with get_client() as client:
+        found = {}
+        for key in keys:
+            artifacts = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            found[key] = artifacts[-1].data
+        return found
+
+
+def test_serve_builds_the_same_deployments_as_prefect_yaml():
+    import yaml
+
+    from pipelines.serve import forecasting_deployments
+
+    declared = {d["name"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
+    for deployment in forecasting_deployments():
+        assert deployment.name in declared
+        assert deployment.schedules[0].schedule.cron == declared[deployment.name]["schedules"][0]["cron"]
+        assert deployment.parameters == declared[deployment.name]["parameters"]
 
 
 def test_ingest_is_cached_on_its_inputs(prefect_server, tmp_path):

@@ -97,3 +97,28 @@ def test_resumed_training_keeps_the_step_count(tiny, tmp_path):
     first = steps.train_model(cfg, tiny["data"], tmp_path / "run")
     again = steps.train_model(cfg, tiny["data"], tmp_path / "run", resume=True)
     assert first["steps"] == again["steps"] == 8
+
+
+def test_itransformer_trains_on_a_panel_and_backtests(tmp_path):
+    cfg = steps.config("tiny", ["model.kind=itransformer", "data.datasets=[macrodata]", "peers=[SeasonalNaive]"])
+    data = steps.prepare_data(cfg, tmp_path / "data")
+    trained = steps.train_model(cfg, data, tmp_path / "run")
+    result = steps.evaluate_model(cfg, trained["model_dir"], data, tmp_path / "eval")
+    windows = pd.read_csv(tmp_path / "eval" / "windows.csv")
+    ours = windows[windows["model"] == "ours"]
+    assert ours["unique_id"].nunique() == 6 and np.isfinite(ours["mase"]).all()
+    assert result["ours"]["coverage80"] >= 0.0
+
+
+def test_ensemble_members_average_and_resume(tiny, tmp_path):
+    cfg = steps.config("tiny", ["model.members=2"])
+    trained = steps.train_model(cfg, tiny["data"], tmp_path / "run")
+    ensemble = load_model(trained["model_dir"]).model
+    assert len(ensemble.members) == 2
+    import torch
+
+    x, obs = torch.randn(2, 32), torch.ones(2, 32, dtype=torch.bool)
+    expected = (ensemble.members[0](x, obs)[0] + ensemble.members[1](x, obs)[0]) / 2
+    torch.testing.assert_close(ensemble(x, obs)[0], expected)
+    again = steps.train_model(cfg, tiny["data"], tmp_path / "run", resume=True)  # finished members are skipped
+    assert again["val_mase"] == pytest.approx(trained["val_mase"]) and again["steps"] == trained["steps"]
