@@ -24,6 +24,7 @@ FORECASTING = register_pipeline(DomainPipeline(
     batch_infer=lambda p, model, inp, out: steps.predict(model, inp, out, p.get("horizon"), progress=False),
     metric="mase",
     mode="min",
+    recipe_modules=("apps.forecasting.data", "apps.forecasting.steps"),
 ))
 
 

@@ -13,6 +13,7 @@ logic lives here.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import inspect
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ class DomainPipeline:
     batch_infer: Callable[[dict[str, Any], str, str, str], dict]  # (params, model dir, input, output) -> summary
     metric: str
     mode: Literal["min", "max"] = "min"
+    recipe_modules: tuple[str, ...] = ()  # modules whose source defines the data recipe (cache key)
 
 
 def register_pipeline(pipeline: DomainPipeline) -> DomainPipeline:
@@ -51,19 +53,16 @@ def register_pipeline(pipeline: DomainPipeline) -> DomainPipeline:
 
 def get_pipeline(name: str) -> DomainPipeline:
     if name not in _PIPELINES:
-        import importlib
-
         importlib.import_module(f"pipelines.{name}")
     return _PIPELINES[name]
 
 
-def recipe_version(fn: Callable) -> str:
-    """A hash of a step's source, so cached data is rebuilt when the recipe changes."""
-    try:
-        source = inspect.getsource(inspect.getmodule(fn))
-    except (OSError, TypeError):
-        source = fn.__qualname__
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
+def recipe_version(pipeline: DomainPipeline) -> str:
+    """A hash of the data recipe's source, so cached data is rebuilt when the recipe changes."""
+    digest = hashlib.sha256()
+    for name in pipeline.recipe_modules:
+        digest.update(inspect.getsource(importlib.import_module(name)).encode())
+    return digest.hexdigest()[:16]
 
 
 @task(name="ingest", retries=2, retry_delay_seconds=3, cache_policy=INPUTS + TASK_SOURCE,
@@ -125,9 +124,10 @@ def data_to_model(domain: str, params: dict[str, Any], run_root: str, registry_r
     pipeline = get_pipeline(domain)
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{(flow_run.get_id() or 'local')[:8]}"
     run_dir = Path(run_root) / run_id
-    data_path = ingest_task(domain, params, recipe_version(pipeline.ingest))
+    version = recipe_version(pipeline)
+    data_path = ingest_task(domain, params, version)
     if not Path(data_path).exists():  # the cache outlived its files: rebuild
-        data_path = ingest_task.with_options(refresh_cache=True)(domain, params, recipe_version(pipeline.ingest))
+        data_path = ingest_task.with_options(refresh_cache=True)(domain, params, version)
     report = validate_task(domain, params, data_path)
     trained = train_task(domain, params, data_path, str(run_dir / "train"))
     results = evaluate_task(domain, params, trained["model_dir"], data_path, str(run_dir / "evaluate"))

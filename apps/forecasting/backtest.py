@@ -125,4 +125,11 @@ def markdown_table(table: pd.DataFrame, peers: list[str]) -> str:
         peer_smape = min((sub.loc[p, "smape"] for p in peers if p in sub.index), default=float("nan"))
         label = "**mean over datasets every model ran on**" if d == "ALL" else d
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {sub.loc[OURS, 'smape']:.2f} | {peer_smape:.2f} | {sub.loc[OURS, 'coverage80']:.0%} |")
+    per_dataset = table[table["dataset"] != "ALL"]
+    if per_dataset.groupby("model")["dataset"].nunique().nunique() > 1:  # some model skipped a dataset
+        full = per_dataset.groupby("model")["dataset"].nunique() == per_dataset["dataset"].nunique()
+        means = per_dataset.groupby("model")["mase"].mean()
+        best = min((m for m in models if full.get(m, False)), key=lambda m: means[m])
+        cells = [("n/a" if not full.get(m, False) else f"**{means[m]:.3f}**" if m == best else f"{means[m]:.3f}") for m in models]
+        lines.append("| **mean over all datasets** (models that ran on all) | " + " | ".join(cells) + " | | | |")
     return "\n".join(lines)

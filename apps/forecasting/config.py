@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from apps.forecasting.data import DATASETS, FillPolicy
 from apps.forecasting.model import ForecastModelConfig
@@ -31,6 +32,9 @@ class ForecastConfig:
     model: ForecastModelConfig = field(default_factory=ForecastModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     windows: int = 20000
+    # How training windows are drawn: every dataset equally often ("dataset"), or
+    # every series equally often ("series": a dataset of six series gets 6x the windows).
+    sampling: Literal["dataset", "series"] = "dataset"
     peers: list[str] = field(default_factory=lambda: list(PEERS))
     # AutoARIMA's seasonal order search is impractically slow for long seasons here
     # (season 48: no result in 11 min on 4,032 points, nor in 150 s on 360 points),

@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 
 from apps.forecasting.backtest import run_backtest
-from apps.forecasting.batch import batch_forecast
+from apps.forecasting.batch import SUFFIXES, batch_forecast
 from apps.forecasting.config import ForecastConfig, load_forecast_config
-from apps.forecasting.data import load_prepared, prepare
+from apps.forecasting.data import load_prepared, prepare, read_series_file
 from apps.forecasting.plots import plot_forecasts
 from apps.forecasting.train import fit
 from shared.errors import DataError
-from shared.inference import read_outputs
+from shared.inference import read_outputs, resolve_inputs
 from shared.model_folder import load_model
 
 
@@ -80,10 +80,6 @@ def predict(model_dir: str | Path, input_path: str | Path, output_dir: str | Pat
 
 def _history(input_path: str | Path) -> pd.DataFrame:
     """Best-effort history for plots (the forecasts themselves never depend on it)."""
-    from apps.forecasting.batch import SUFFIXES
-    from apps.forecasting.data import read_series_file
-    from shared.inference import resolve_inputs
-
     frames = []
     for file in resolve_inputs(input_path, SUFFIXES):
         try:

@@ -134,7 +134,10 @@ def _fit_single(cfg: ForecastConfig, series: list[SplitSeries], out_dir: Path, r
         train_data = PanelWindows(panels, m.lookback, m.max_horizon, cfg.windows, cfg.train.seed)
         collate = collate_panels
     else:
-        train_data = SeriesWindows([s.values[: s.train_end] for s in series], m.lookback, m.max_horizon, cfg.windows, cfg.train.seed)
+        sizes = {d: sum(1 for s in series if s.dataset == d) for d in {s.dataset for s in series}}
+        weights = [1.0 / sizes[s.dataset] for s in series] if cfg.sampling == "dataset" else None
+        train_data = SeriesWindows([s.values[: s.train_end] for s in series], m.lookback, m.max_horizon, cfg.windows,
+                                   cfg.train.seed, weights=weights)
         collate = None
     trainer = Trainer(
         model, cfg.train, out_dir,

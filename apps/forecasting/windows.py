@@ -2,8 +2,9 @@
 
 A window ends its context at position ``t`` of a series and asks for the
 next ``max_horizon`` values; near the end of the training span the target
-is shorter and masked. Series are sampled uniformly (then positions), so a
-4,000-point series does not drown a 144-point one. For iTransformer the unit
+is shorter and masked. Series are sampled by weight (then positions), so a
+4,000-point series does not drown a 144-point one, and with per-dataset
+weights a dataset of six series does not drown a dataset of one. For iTransformer the unit
 is a *panel*: all series of one dataset aligned on ``ds``.
 """
 
@@ -45,13 +46,18 @@ def _positions(length: int, min_context: int) -> np.ndarray:
 class SeriesWindows(Dataset):
     """``count`` windows drawn (seeded) from univariate series."""
 
-    def __init__(self, series: list[np.ndarray], lookback: int, horizon: int, count: int, seed: int = 0, min_context: int = 8):
+    def __init__(self, series: list[np.ndarray], lookback: int, horizon: int, count: int, seed: int = 0,
+                 min_context: int = 8, weights: list[float] | None = None):
         self.series, self.lookback, self.horizon = series, lookback, horizon
         usable = [i for i, s in enumerate(series) if len(s) > 1]
         if not usable:
             raise ValueError("no series long enough to cut training windows")
         rng = np.random.default_rng(seed)
-        picks = rng.choice(usable, size=count)
+        p = None
+        if weights is not None:
+            p = np.array([weights[i] for i in usable], dtype=float)
+            p /= p.sum()
+        picks = rng.choice(usable, size=count, p=p)
         self.items = [(int(i), int(rng.choice(_positions(len(series[i]), min_context)))) for i in picks]
 
     def __len__(self) -> int:

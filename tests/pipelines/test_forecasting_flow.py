@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from dataclasses import replace
 import os
 import subprocess
 import sys
@@ -72,15 +73,14 @@ def test_ingest_is_cached_on_its_inputs(prefect_server, tmp_path):
     from pipelines.forecasting import FORECASTING
     from prefect import flow
 
-    original = FORECASTING.ingest
-
     @flow
     def twice(data_dir: str) -> list:
         params = {"config": "tiny", "overrides": [], "data_dir": data_dir}
-        version = recipe_version(original)
+        version = recipe_version(FORECASTING)
         return [ingest_task("forecasting", params, version, return_state=True).name for _ in range(2)]
 
     assert twice(str(tmp_path / "d")) == ["Completed", "Cached"]
+    assert recipe_version(FORECASTING) != recipe_version(replace(FORECASTING, recipe_modules=("apps.forecasting.data",)))
 
 
 def test_prefect_yaml_deploys(prefect_server, tmp_path):
