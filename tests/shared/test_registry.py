@@ -78,12 +78,14 @@ def _promote_many(root, model_dir, seed, count):
 
 
 def test_concurrent_promotions_stay_consistent(tmp_path, model_dir):
-    ctx = mp.get_context("fork")
+    # Two fresh interpreters, as two real jobs would be (fork is unsafe once a
+    # Prefect test server's threads exist in this process).
+    ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_promote_many, args=(tmp_path, model_dir, seed, 6)) for seed in (1, 2)]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(60)
+        p.join(120)
         assert p.exitcode == 0
     reg = ModelRegistry(tmp_path)
     versions = reg.versions("race")
