@@ -15,7 +15,8 @@ EXAMPLES = """examples:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sextant", description=__doc__, epilog=EXAMPLES,
+    parser = argparse.ArgumentParser(prog="sextant", description="Sextant: the demo and the scheduled deployments.",
+                                     epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the demo pipelines", epilog=EXAMPLES,

@@ -24,7 +24,8 @@ input files are long format: unique_id, ds, y (CSV or Parquet), a folder of them
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sextant-forecast", description=__doc__, epilog=EXAMPLES,
+    parser = argparse.ArgumentParser(prog="sextant-forecast", description="Forecasting: prepare, train, evaluate, "
+                                     "backtest and predict from the shell.", epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 

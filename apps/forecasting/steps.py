@@ -17,6 +17,7 @@ from apps.forecasting.config import ForecastConfig, load_forecast_config
 from apps.forecasting.data import load_prepared, prepare, read_series_file
 from apps.forecasting.plots import plot_forecasts
 from apps.forecasting.train import fit
+from shared.atomic import atomic_write_text
 from shared.errors import DataError
 from shared.inference import read_outputs, resolve_inputs
 from shared.model_folder import load_model
@@ -74,7 +75,7 @@ def predict(model_dir: str | Path, input_path: str | Path, output_dir: str | Pat
                 raise DataError(f"no forecast for series {missing}")
             result["plot"] = str(plot_forecasts(history, forecasts, Path(output_dir) / "forecast.png", series=chosen,
                                                 title="History, forecast (median) and 80% interval"))
-    (Path(output_dir) / "predict.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    atomic_write_text(Path(output_dir) / "predict.json", json.dumps(result, indent=2, default=str) + "\n")
     return result
 
 
