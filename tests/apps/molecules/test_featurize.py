@@ -1,0 +1,41 @@
+"""Featurisation on known molecules, and the no-pickle cache."""
+
+import torch
+
+from apps.molecules.featurize import ATOM_DIM, BOND_DIM, ELEMENTS, cached_featurise, featurise, smiles_to_graph
+
+
+def test_benzene_and_ethanol():
+    benzene = smiles_to_graph("c1ccccc1")
+    assert benzene.num_nodes == 6 and benzene.edge_index.shape[1] == 12  # 6 bonds, both directions
+    assert benzene.x.shape == (6, ATOM_DIM) and benzene.edge_attr.shape == (12, BOND_DIM)
+    aromatic_flag = ATOM_DIM - 2
+    assert benzene.x[:, aromatic_flag].sum() == 6 and benzene.x[:, ATOM_DIM - 1].sum() == 6  # aromatic, in ring
+    assert benzene.edge_attr[:, 3].sum() == 12  # every bond aromatic
+    ethanol = smiles_to_graph("CCO")
+    assert ethanol.num_nodes == 3 and ethanol.edge_index.shape[1] == 4
+    assert ethanol.x[:, ELEMENTS.index("O")].tolist() == [0, 0, 1]
+    assert ethanol.x[:, aromatic_flag].sum() == 0
+
+
+def test_charges_and_unknown_elements():
+    g = smiles_to_graph("[NH4+].[Cl-]")
+    charge_start = len(ELEMENTS) + 1 + 7
+    assert g.x[0, charge_start + 3] == 1 and g.x[1, charge_start + 1] == 1  # +1 and -1 slots
+    assert smiles_to_graph("[Fe]").x[0, len(ELEMENTS)] == 1  # "other" element slot
+    assert smiles_to_graph("C").edge_index.shape == (2, 0)
+
+
+def test_cache_round_trip_is_exact(tmp_path):
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
+    graphs = cached_featurise(smiles, tmp_path)
+    again = cached_featurise(smiles, tmp_path)  # from the safetensors file
+    assert len(list(tmp_path.glob("*.safetensors"))) == 1
+    for a, b in zip(graphs, again):
+        assert torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index) and torch.equal(a.edge_attr, b.edge_attr)
+
+
+def test_parallel_featurisation_matches_serial():
+    smiles = ["CCO", "CCN", "c1ccncc1", "CC(C)O"] * 5
+    serial, parallel = featurise(smiles), featurise(smiles, workers=2, chunk=6)
+    assert all(torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index) for a, b in zip(serial, parallel))
