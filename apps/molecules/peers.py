@@ -1,0 +1,46 @@
+"""Peers on exactly our splits: random forests on Morgan fingerprints and on RDKit 2D descriptors."""
+
+from __future__ import annotations
+
+import numpy as np
+from rdkit import Chem, DataStructs
+from rdkit.Chem import Descriptors, rdFingerprintGenerator
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+PEERS = ("rf_morgan", "rf_descriptors")
+
+
+def morgan(smiles: list[str], radius: int = 2, bits: int = 2048) -> np.ndarray:
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)
+    out = np.zeros((len(smiles), bits), dtype=np.uint8)
+    for i, smi in enumerate(smiles):
+        DataStructs.ConvertToNumpyArray(gen.GetFingerprint(Chem.MolFromSmiles(smi)), out[i])
+    return out
+
+
+def descriptors(smiles: list[str]) -> np.ndarray:
+    names = [name for name, _ in Descriptors.descList]
+    rows = [list(Descriptors.CalcMolDescriptors(Chem.MolFromSmiles(s)).values()) for s in smiles]
+    x = np.asarray(rows, dtype=np.float64)
+    x[~np.isfinite(x)] = 0.0
+    assert x.shape[1] == len(names)
+    return np.clip(x, -1e6, 1e6)
+
+
+def fit_predict_peer(name: str, task: str, train_smiles: list[str], y_train: np.ndarray, test_smiles: list[str],
+                     seed: int, trees: int = 500, jobs: int = 2) -> np.ndarray:
+    """Fit one peer per target column on the training rows (NaN targets skipped); predict ``[N_test, T]``."""
+    featurise = morgan if name == "rf_morgan" else descriptors
+    x_train, x_test = featurise(train_smiles), featurise(test_smiles)
+    preds = []
+    for t in range(y_train.shape[1]):
+        keep = np.isfinite(y_train[:, t])
+        if task == "regression":
+            model = RandomForestRegressor(n_estimators=trees, random_state=seed, n_jobs=jobs)
+            model.fit(x_train[keep], y_train[keep, t])
+            preds.append(model.predict(x_test))
+        else:
+            model = RandomForestClassifier(n_estimators=trees, random_state=seed, n_jobs=jobs)
+            model.fit(x_train[keep], y_train[keep, t].astype(int))
+            preds.append(model.predict_proba(x_test)[:, 1])
+    return np.stack(preds, axis=1)

@@ -1,0 +1,139 @@
+"""Train and evaluate molecular property models on the shared training loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch_geometric.data import Batch, Data
+from torch_geometric.transforms import AddRandomWalkPE
+
+from apps.molecules.data import DATASETS, clean, load_raw, random_split, scaffold_split
+from apps.molecules.featurize import cached_featurise
+from apps.molecules.metrics import score
+from apps.molecules.model import GraphModelConfig, GraphTransformer
+from apps.molecules.peers import fit_predict_peer
+from shared.config import config_to_dict, load_config
+from shared.errors import DataError
+from shared.model_folder import load_model
+from shared.training import TrainConfig, Trainer, TrainResult, seed_everything
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class MoleculesConfig:
+    dataset: str = "freesolv"
+    split: Literal["shipped", "random", "scaffold"] = "random"
+    seed: int = 0
+    cache_dir: str = "data/cache/molecules"
+    model: GraphModelConfig = field(default_factory=GraphModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    peers: list[str] = field(default_factory=lambda: ["rf_morgan", "rf_descriptors"])
+    peer_trees: int = 500
+
+
+def load_molecules_config(name: str = "default", overrides: list[str] | None = None) -> MoleculesConfig:
+    path = Path(name) if Path(name).suffix else CONFIG_DIR / f"{name}.yaml"
+    return load_config(MoleculesConfig, path, overrides)
+
+
+@dataclass
+class SplitData:
+    """One dataset, cleaned and split (``split`` column: train/valid/test)."""
+
+    frame: pd.DataFrame
+    targets: list[str]
+    task: str
+
+
+def load_split(cfg: MoleculesConfig) -> SplitData:
+    info = DATASETS.get(cfg.dataset)
+    if info is None:
+        raise DataError(f"unknown dataset {cfg.dataset!r}; available: {', '.join(DATASETS)}")
+    frame, _ = clean(load_raw(cfg.dataset), "smiles", list(info.targets))
+    if cfg.split == "shipped":
+        if "split" not in frame:
+            raise DataError(f"{cfg.dataset} ships no split; use random or scaffold")
+        # Validation comes out of the shipped training part; the shipped test set stays untouched.
+        inner = random_split(int((frame["split"] == "train").sum()), cfg.seed, (0.9, 0.1, 0.0))
+        split = frame["split"].to_numpy().copy()
+        split[np.flatnonzero(split == "train")] = np.where(inner == "train", "train", "valid")
+        frame = frame.assign(split=split)
+    elif cfg.split == "scaffold":
+        frame = frame.assign(split=scaffold_split(frame["smiles"].tolist()))
+    else:
+        frame = frame.assign(split=random_split(len(frame), cfg.seed))
+    return SplitData(frame.reset_index(drop=True), list(info.targets), info.task)
+
+
+def graphs_for(frame: pd.DataFrame, targets: list[str], cfg: MoleculesConfig) -> list[Data]:
+    """Cached featurisation plus random-walk encodings and targets ``y [1, T]``."""
+    pe = AddRandomWalkPE(cfg.model.pe_steps)
+    graphs = cached_featurise(frame["smiles"].tolist(), cfg.cache_dir)
+    y = torch.tensor(frame[targets].to_numpy(dtype=np.float32))
+    return [pe(Data(x=g.x, edge_index=g.edge_index, edge_attr=g.edge_attr, y=y[i : i + 1], num_nodes=g.num_nodes))
+            for i, g in enumerate(graphs)]
+
+
+def _loss(model: GraphTransformer, batch: Batch) -> torch.Tensor:
+    out, y = model(batch), batch.y
+    known = torch.isfinite(y)
+    if model.cfg.task == "classification":
+        return F.binary_cross_entropy_with_logits(out[known], y[known])
+    mean, std = torch.tensor(model.cfg.target_mean), torch.tensor(model.cfg.target_std)
+    return F.mse_loss(out[known], ((y - mean) / std)[known])
+
+
+@torch.no_grad()
+def predict(model: GraphTransformer, graphs: list[Data], batch_size: int = 256) -> np.ndarray:
+    model.eval()
+    return np.concatenate([model.predict(Batch.from_data_list(graphs[i : i + batch_size])).numpy()
+                           for i in range(0, len(graphs), batch_size)])
+
+
+def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, resume: bool = False) -> tuple[GraphTransformer, TrainResult]:
+    """Train on ``train`` rows, select on ``valid`` rows; ``test`` rows are never seen."""
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    parts = {s: data.frame[data.frame["split"] == s] for s in ("train", "valid")}
+    y_train = parts["train"][data.targets].to_numpy(dtype=np.float64)
+    model_cfg = replace(cfg.model, num_targets=len(data.targets), task=data.task,
+                        target_mean=np.nanmean(y_train, 0).tolist() if data.task == "regression" else None,
+                        target_std=np.nanstd(y_train, 0).clip(1e-6).tolist() if data.task == "regression" else None)
+    train_graphs = graphs_for(parts["train"], data.targets, cfg)
+    valid_graphs = graphs_for(parts["valid"], data.targets, cfg)
+    y_valid = parts["valid"][data.targets].to_numpy(dtype=np.float64)
+    seed_everything(cfg.train.seed + cfg.seed)
+    model = GraphTransformer(model_cfg)
+    monitor = "val_rmse" if data.task == "regression" else "val_roc_auc"
+
+    def evaluate(m: GraphTransformer) -> dict[str, float]:
+        scores = score(data.task, y_valid, predict(m, valid_graphs))
+        return {f"val_{k}": v for k, v in scores.items()}
+
+    train_cfg = replace(cfg.train, monitor=monitor, monitor_mode="min" if data.task == "regression" else "max",
+                        seed=cfg.train.seed + cfg.seed)
+    trainer = Trainer(model, train_cfg, out_dir, _loss, "molecules-graph", config_to_dict(model_cfg), eval_fn=evaluate,
+                      collate_fn=Batch.from_data_list, metadata={"dataset": cfg.dataset, "split": cfg.split, "targets": data.targets})
+    result = trainer.fit(train_graphs, resume=resume)
+    best = GraphTransformer(model_cfg)
+    best.load_state_dict(load_model(result.best_dir).model.state_dict())
+    return best, result
+
+
+def evaluate(cfg: MoleculesConfig, data: SplitData, model: GraphTransformer, peers: list[str] | None = None) -> dict:
+    """Test-set metrics of ours and each peer (peers fit on train+valid, as we select on valid)."""
+    test = data.frame[data.frame["split"] == "test"]
+    fit_rows = data.frame[data.frame["split"] != "test"]
+    y_test = test[data.targets].to_numpy(dtype=np.float64)
+    results = {"ours": score(data.task, y_test, predict(model, graphs_for(test, data.targets, cfg)))}
+    for name in cfg.peers if peers is None else peers:
+        pred = fit_predict_peer(name, data.task, fit_rows["smiles"].tolist(), fit_rows[data.targets].to_numpy(dtype=np.float64),
+                                test["smiles"].tolist(), cfg.seed, trees=cfg.peer_trees)
+        results[name] = score(data.task, y_test, pred)
+    return results
