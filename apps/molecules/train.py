@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import AddRandomWalkPE
 
@@ -18,9 +19,11 @@ from apps.molecules.featurize import cached_featurise
 from apps.molecules.metrics import score
 from apps.molecules.model import GraphModelConfig, GraphTransformer
 from apps.molecules.peers import fit_predict_peer
+from apps.molecules.smiles_model import SmilesTransformer, TokenBatch, collate_tokens, train_tokenizer
 from shared.config import config_to_dict, load_config
 from shared.errors import DataError
 from shared.model_folder import load_model
+from shared.tokenizers import Tokenizer
 from shared.training import TrainConfig, Trainer, TrainResult, seed_everything
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -28,6 +31,7 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 
 @dataclass
 class MoleculesConfig:
+    kind: Literal["graph", "smiles"] = "graph"
     dataset: str = "freesolv"
     split: Literal["shipped", "random", "scaffold"] = "random"
     seed: int = 0
@@ -81,7 +85,7 @@ def graphs_for(frame: pd.DataFrame, targets: list[str], cfg: MoleculesConfig) ->
             for i, g in enumerate(graphs)]
 
 
-def _loss(model: GraphTransformer, batch: Batch) -> torch.Tensor:
+def _loss(model: nn.Module, batch: Batch | TokenBatch) -> torch.Tensor:
     out, y = model(batch), batch.y
     known = torch.isfinite(y)
     if model.cfg.task == "classification":
@@ -90,14 +94,58 @@ def _loss(model: GraphTransformer, batch: Batch) -> torch.Tensor:
     return F.mse_loss(out[known], ((y - mean) / std)[known])
 
 
+MAX_SMILES_TOKENS = 256
+
+
+def model_inputs(cfg: MoleculesConfig, frame: pd.DataFrame, targets: list[str], tokenizer: Tokenizer | None) -> list:
+    """What the model reads: graphs, or (token ids, y) pairs for the SMILES model."""
+    if cfg.kind == "graph":
+        return graphs_for(frame, targets, cfg)
+    y = torch.tensor(frame[targets].to_numpy(dtype=np.float32))
+    return [(tokenizer.encode(s, add_bos=True)[:MAX_SMILES_TOKENS], y[i : i + 1]) for i, s in enumerate(frame["smiles"])]
+
+
+def collate_for(kind: str):
+    return Batch.from_data_list if kind == "graph" else collate_tokens
+
+
 @torch.no_grad()
-def predict(model: GraphTransformer, graphs: list[Data], batch_size: int = 256) -> np.ndarray:
+def predict(model: nn.Module, inputs: list, batch_size: int = 256) -> np.ndarray:
+    """Predictions in target units (probabilities for classification), ``[N, T]``."""
     model.eval()
-    return np.concatenate([model.predict(Batch.from_data_list(graphs[i : i + batch_size])).numpy()
-                           for i in range(0, len(graphs), batch_size)])
+    return predict_batches(model, inputs, batch_size)
 
 
-def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, resume: bool = False) -> tuple[GraphTransformer, TrainResult]:
+@torch.no_grad()
+def predict_with_uncertainty(model: nn.Module, inputs: list, samples: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """MC dropout: mean and standard deviation over ``samples`` stochastic passes (dropout on)."""
+    torch.manual_seed(seed)
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.train()
+    try:
+        draws = np.stack([predict_batches(model, inputs) for _ in range(samples)])
+    finally:
+        model.eval()
+    return draws.mean(0), draws.std(0)
+
+
+@torch.no_grad()
+def predict_batches(model: nn.Module, inputs: list, batch_size: int = 256) -> np.ndarray:
+    """Like :func:`predict` but leaves the module modes (e.g. MC dropout) as they are."""
+    collate = Batch.from_data_list if isinstance(model, GraphTransformer) else collate_tokens
+    return np.concatenate([model.predict(collate(inputs[i : i + batch_size])).numpy() for i in range(0, len(inputs), batch_size)])
+
+
+@dataclass
+class Fitted:
+    model: nn.Module
+    tokenizer: Tokenizer | None
+    result: TrainResult
+
+
+def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, resume: bool = False) -> Fitted:
     """Train on ``train`` rows, select on ``valid`` rows; ``test`` rows are never seen."""
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     parts = {s: data.frame[data.frame["split"] == s] for s in ("train", "valid")}
@@ -105,33 +153,36 @@ def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, resume: bool
     model_cfg = replace(cfg.model, num_targets=len(data.targets), task=data.task,
                         target_mean=np.nanmean(y_train, 0).tolist() if data.task == "regression" else None,
                         target_std=np.nanstd(y_train, 0).clip(1e-6).tolist() if data.task == "regression" else None)
-    train_graphs = graphs_for(parts["train"], data.targets, cfg)
-    valid_graphs = graphs_for(parts["valid"], data.targets, cfg)
+    tokenizer = train_tokenizer(parts["train"]["smiles"].tolist()) if cfg.kind == "smiles" else None
+    train_inputs = model_inputs(cfg, parts["train"], data.targets, tokenizer)
+    valid_inputs = model_inputs(cfg, parts["valid"], data.targets, tokenizer)
     y_valid = parts["valid"][data.targets].to_numpy(dtype=np.float64)
     seed_everything(cfg.train.seed + cfg.seed)
-    model = GraphTransformer(model_cfg)
+    if cfg.kind == "graph":
+        model, builder = GraphTransformer(model_cfg), "molecules-graph"
+    else:
+        model, builder = SmilesTransformer(model_cfg, tokenizer.vocab_size), "molecules-smiles"
     monitor = "val_rmse" if data.task == "regression" else "val_roc_auc"
 
-    def evaluate(m: GraphTransformer) -> dict[str, float]:
-        scores = score(data.task, y_valid, predict(m, valid_graphs))
-        return {f"val_{k}": v for k, v in scores.items()}
+    def evaluate_valid(m: nn.Module) -> dict[str, float]:
+        return {f"val_{k}": v for k, v in score(data.task, y_valid, predict(m, valid_inputs)).items()}
 
     train_cfg = replace(cfg.train, monitor=monitor, monitor_mode="min" if data.task == "regression" else "max",
                         seed=cfg.train.seed + cfg.seed)
-    trainer = Trainer(model, train_cfg, out_dir, _loss, "molecules-graph", config_to_dict(model_cfg), eval_fn=evaluate,
-                      collate_fn=Batch.from_data_list, metadata={"dataset": cfg.dataset, "split": cfg.split, "targets": data.targets})
-    result = trainer.fit(train_graphs, resume=resume)
-    best = GraphTransformer(model_cfg)
-    best.load_state_dict(load_model(result.best_dir).model.state_dict())
-    return best, result
+    trainer = Trainer(model, train_cfg, out_dir, _loss, builder, config_to_dict(model_cfg), eval_fn=evaluate_valid,
+                      collate_fn=collate_for(cfg.kind), tokenizer=tokenizer,
+                      metadata={"dataset": cfg.dataset, "split": cfg.split, "targets": data.targets})
+    result = trainer.fit(train_inputs, resume=resume)
+    return Fitted(load_model(result.best_dir).model, tokenizer, result)
 
 
-def evaluate(cfg: MoleculesConfig, data: SplitData, model: GraphTransformer, peers: list[str] | None = None) -> dict:
+def evaluate(cfg: MoleculesConfig, data: SplitData, fitted: Fitted, peers: list[str] | None = None) -> dict:
     """Test-set metrics of ours and each peer (peers fit on train+valid, as we select on valid)."""
     test = data.frame[data.frame["split"] == "test"]
     fit_rows = data.frame[data.frame["split"] != "test"]
     y_test = test[data.targets].to_numpy(dtype=np.float64)
-    results = {"ours": score(data.task, y_test, predict(model, graphs_for(test, data.targets, cfg)))}
+    inputs = model_inputs(cfg, test, data.targets, fitted.tokenizer)
+    results = {"ours": score(data.task, y_test, predict(fitted.model, inputs))}
     for name in cfg.peers if peers is None else peers:
         pred = fit_predict_peer(name, data.task, fit_rows["smiles"].tolist(), fit_rows[data.targets].to_numpy(dtype=np.float64),
                                 test["smiles"].tolist(), cfg.seed, trees=cfg.peer_trees)

@@ -9,7 +9,16 @@ from torch_geometric.transforms import AddRandomWalkPE
 
 from apps.molecules.featurize import mol_to_graph
 from apps.molecules.model import GraphModelConfig, GraphTransformer
-from apps.molecules.train import evaluate, fit, graphs_for, load_molecules_config, load_split, predict
+from apps.molecules.train import (
+    evaluate,
+    fit,
+    graphs_for,
+    load_molecules_config,
+    load_split,
+    model_inputs,
+    predict,
+    predict_with_uncertainty,
+)
 from shared.model_folder import load_model
 
 
@@ -35,20 +44,43 @@ def test_tiny_regression_run_scores_ours_and_peers(tmp_path, dataset, split):
     data = load_split(cfg)
     if split == "shipped":
         assert (data.frame["split"] == "test").sum() == 257  # the shipped test set, untouched
-    model, result = fit(cfg, data, tmp_path / "run")
-    assert result.step == 6 and (tmp_path / "run" / "best").exists()
-    scores = evaluate(cfg, data, model)
+    fitted = fit(cfg, data, tmp_path / "run")
+    assert fitted.result.step == 6 and (tmp_path / "run" / "best").exists()
+    scores = evaluate(cfg, data, fitted)
     assert set(scores) == {"ours", "rf_morgan"} and np.isfinite(scores["ours"]["rmse"])
     reloaded = load_model(tmp_path / "run" / "best").model
     test = data.frame[data.frame["split"] == "test"].head(5)
     graphs = graphs_for(test, data.targets, cfg)
-    np.testing.assert_allclose(predict(reloaded, graphs), predict(model, graphs), rtol=1e-5)
+    np.testing.assert_allclose(predict(reloaded, graphs), predict(fitted.model, graphs), rtol=1e-5)
 
 
 def test_tiny_classification_run(tmp_path):
     cfg = load_molecules_config("tiny", ["dataset=b3db_classification", "split=random", f"cache_dir={tmp_path}",
                                          "train.max_steps=4", "train.eval_every=2"])
     data = load_split(cfg)
-    model, _ = fit(cfg, data, tmp_path / "run")
-    scores = evaluate(cfg, data, model, peers=[])
+    scores = evaluate(cfg, data, fit(cfg, data, tmp_path / "run"), peers=[])
     assert 0.0 <= scores["ours"]["roc_auc"] <= 1.0 and "pr_auc" in scores["ours"]
+
+
+def test_smiles_transformer_trains_saves_with_tokenizer_and_reloads(tmp_path):
+    cfg = load_molecules_config("tiny", ["kind=smiles", f"cache_dir={tmp_path}"])
+    data = load_split(cfg)
+    fitted = fit(cfg, data, tmp_path / "run")
+    assert (tmp_path / "run" / "best" / "tokenizer.json").is_file()
+    loaded = load_model(tmp_path / "run" / "best")
+    test = data.frame[data.frame["split"] == "test"].head(4)
+    inputs = model_inputs(cfg, test, data.targets, loaded.tokenizer)
+    np.testing.assert_allclose(predict(loaded.model, inputs), predict(fitted.model, inputs), rtol=1e-5)
+    assert np.isfinite(evaluate(cfg, data, fitted, peers=[])["ours"]["rmse"])
+
+
+def test_mc_dropout_gives_a_spread_only_with_dropout():
+    smiles = ["CCO", "c1ccccc1", "CC(=O)O"]
+    graphs = [_graph(Chem.MolFromSmiles(s)) for s in smiles]
+    noisy = GraphTransformer(GraphModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.3, pe_steps=8))
+    mean, std = predict_with_uncertainty(noisy, graphs, samples=8)
+    assert mean.shape == std.shape == (3, 1) and (std > 0).all()
+    assert not any(m.training for m in noisy.modules())  # modes restored
+    exact = GraphTransformer(GraphModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.0, pe_steps=8))
+    _, std0 = predict_with_uncertainty(exact, graphs, samples=4)
+    assert np.allclose(std0, 0.0)
