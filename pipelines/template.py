@@ -98,14 +98,21 @@ def evaluate_task(domain: str, params: dict[str, Any], model_dir: str, data_path
 
 
 @task(name="register", retries=2, retry_delay_seconds=2)
-def register_task(domain: str, model_dir: str, metrics: dict[str, float], registry_root: str, run_id: str) -> dict:
-    """Add the model as a new version; promote it only if it beats the champion."""
+def register_task(domain: str, model_dir: str, results: dict, registry_root: str, run_id: str) -> dict:
+    """Add the model as a new version; promote it only if it beats the champion.
+
+    ``results`` may name the registry entry and metric (``registry_name``,
+    ``metric``, ``mode``) when they depend on the data, e.g. one champion per
+    dataset; otherwise the domain's defaults apply.
+    """
     pipeline = get_pipeline(domain)
+    name = results.get("registry_name", domain)
+    metric, mode = results.get("metric", pipeline.metric), results.get("mode", pipeline.mode)
     registry = ModelRegistry(registry_root)
-    version = registry.register(domain, model_dir, metrics, tags={"run_id": run_id})
-    promotion = registry.promote_if_better(domain, version.version, pipeline.metric, pipeline.mode)
-    get_run_logger().info("registered %s %s: %s", domain, version.version, promotion.reason)
-    return {"version": version.version, "promoted": promotion.promoted, "champion": promotion.champion,
+    version = registry.register(name, model_dir, results["ours"], tags={"run_id": run_id})
+    promotion = registry.promote_if_better(name, version.version, metric, mode)
+    get_run_logger().info("registered %s %s: %s", name, version.version, promotion.reason)
+    return {"name": name, "version": version.version, "promoted": promotion.promoted, "champion": promotion.champion,
             "reason": promotion.reason}
 
 
@@ -131,14 +138,14 @@ def data_to_model(domain: str, params: dict[str, Any], run_root: str, registry_r
     report = validate_task(domain, params, data_path)
     trained = train_task(domain, params, data_path, str(run_dir / "train"))
     results = evaluate_task(domain, params, trained["model_dir"], data_path, str(run_dir / "evaluate"))
-    registered = register_task(domain, trained["model_dir"], results["ours"], registry_root, run_id)
+    registered = register_task(domain, trained["model_dir"], results, registry_root, run_id)
     summary: dict[str, Any] = {"run_id": run_id, "run_dir": str(run_dir), "data_path": data_path,
                                "series": report.get("series"), "trained": trained, "registered": registered,
                                "ours": results["ours"], "best_peer": results.get("best_peer"),
                                "best_peer_scores": results.get("best_peer_scores"),
                                "metrics_md": str(run_dir / "evaluate" / "metrics.md"), "plot": results.get("plot")}
     if batch_input:
-        champion = ModelRegistry(registry_root).get(domain, "champion")
+        champion = ModelRegistry(registry_root).get(registered["name"], "champion")
         summary["batch"] = batch_infer_task(domain, params, str(champion.path), batch_input, str(run_dir / "batch"))
     return summary
 

@@ -33,6 +33,12 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 class MoleculesConfig:
     kind: Literal["graph", "smiles"] = "graph"
     dataset: str = "freesolv"
+    # A user's own data: a CSV with a SMILES column and one or more target columns
+    # (several targets train one multi-task model). ``dataset`` then only names it.
+    csv: str | None = None
+    smiles_col: str = "smiles"
+    targets: list[str] = field(default_factory=list)
+    task: Literal["regression", "classification"] = "regression"
     split: Literal["shipped", "random", "scaffold"] = "random"
     seed: int = 0
     cache_dir: str = "data/cache/molecules"
@@ -57,10 +63,21 @@ class SplitData:
 
 
 def load_split(cfg: MoleculesConfig) -> SplitData:
-    info = DATASETS.get(cfg.dataset)
-    if info is None:
-        raise DataError(f"unknown dataset {cfg.dataset!r}; available: {', '.join(DATASETS)}")
-    frame, _ = clean(load_raw(cfg.dataset), "smiles", list(info.targets))
+    if cfg.csv:
+        if not cfg.targets:
+            raise DataError("a CSV dataset needs targets=[column, ...]")
+        try:
+            raw = pd.read_csv(cfg.csv)
+        except (FileNotFoundError, pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+            raise DataError(f"{cfg.csv}: cannot be read ({str(err).splitlines()[0]})") from None
+        frame, _ = clean(raw, cfg.smiles_col, cfg.targets)
+        targets, task = cfg.targets, cfg.task
+    else:
+        info = DATASETS.get(cfg.dataset)
+        if info is None:
+            raise DataError(f"unknown dataset {cfg.dataset!r}; available: {', '.join(DATASETS)} (or set csv=...)")
+        frame, _ = clean(load_raw(cfg.dataset), "smiles", list(info.targets))
+        targets, task = list(info.targets), info.task
     if cfg.split == "shipped":
         if "split" not in frame:
             raise DataError(f"{cfg.dataset} ships no split; use random or scaffold")
@@ -73,7 +90,7 @@ def load_split(cfg: MoleculesConfig) -> SplitData:
         frame = frame.assign(split=scaffold_split(frame["smiles"].tolist()))
     else:
         frame = frame.assign(split=random_split(len(frame), cfg.seed))
-    return SplitData(frame.reset_index(drop=True), list(info.targets), info.task)
+    return SplitData(frame.reset_index(drop=True), targets, task)
 
 
 def graphs_for(frame: pd.DataFrame, targets: list[str], cfg: MoleculesConfig) -> list[Data]:

@@ -107,3 +107,4 @@ def test_prefect_yaml_deploys(prefect_server, tmp_path):
     assert nightly.schedules[0].schedule.cron == "0 2 * * *"
     assert nightly.parameters["config"] == "default"
     assert deployments["forecasting-hourly-batch"].schedules[0].schedule.cron == "0 * * * *"
+    assert deployments["molecules-nightly-retrain"].schedules[0].schedule.cron == "0 3 * * *"

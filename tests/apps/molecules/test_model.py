@@ -7,6 +7,7 @@ from rdkit import Chem
 from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import AddRandomWalkPE
 
+from apps.molecules.data import clean, load_raw
 from apps.molecules.featurize import mol_to_graph
 from apps.molecules.model import GraphModelConfig, GraphTransformer
 from apps.molecules.train import (
@@ -84,3 +85,20 @@ def test_mc_dropout_gives_a_spread_only_with_dropout():
     exact = GraphTransformer(GraphModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.0, pe_steps=8))
     _, std0 = predict_with_uncertainty(exact, graphs, samples=4)
     assert np.allclose(std0, 0.0)
+
+
+def test_users_csv_with_two_targets_trains_one_multitask_model(tmp_path):
+    frame, _ = clean(load_raw("freesolv"), "smiles", ["dG_hydration"])
+    csv = tmp_path / "mine.csv"
+    frame = frame.head(120).rename(columns={"smiles": "SMILES"})
+    frame["logP_like"] = np.where(np.arange(len(frame)) % 5 == 0, np.nan, frame["dG_hydration"] * -0.5)
+    frame.loc[3, "SMILES"] = "nonsense("
+    frame.to_csv(csv, index=False)
+    cfg = load_molecules_config("tiny", [f"csv={csv}", "smiles_col=SMILES", "targets=[dG_hydration, logP_like]",
+                                         "split=random", f"cache_dir={tmp_path / 'c'}", "peers=[]"])
+    data = load_split(cfg)
+    assert data.targets == ["dG_hydration", "logP_like"] and len(data.frame) == 119
+    fitted = fit(cfg, data, tmp_path / "run")
+    assert fitted.model.cfg.num_targets == 2
+    scores = evaluate(cfg, data, fitted)
+    assert np.isfinite(scores["ours"]["rmse"])
