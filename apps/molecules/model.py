@@ -84,13 +84,16 @@ class GraphTransformer(nn.Module):
         return self.head(dense, ~mask)
 
     def predict(self, data: Any) -> Tensor:
-        """Outputs in target units: de-standardised values, or probabilities."""
-        out = self(data)
-        if self.cfg.task == "classification":
-            return torch.sigmoid(out)
-        if self.cfg.target_mean is not None:
-            out = out * torch.tensor(self.cfg.target_std) + torch.tensor(self.cfg.target_mean)
-        return out
+        return to_target_units(self(data), self.cfg)
+
+
+def to_target_units(out: Tensor, cfg: GraphModelConfig) -> Tensor:
+    """Raw model outputs -> probabilities (classification) or de-standardised values."""
+    if cfg.task == "classification":
+        return torch.sigmoid(out)
+    if cfg.target_mean is not None:
+        out = out * torch.tensor(cfg.target_std) + torch.tensor(cfg.target_mean)
+    return out
 
 
 @register_builder("molecules-graph")

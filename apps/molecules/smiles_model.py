@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from apps.molecules.model import GraphModelConfig
+from apps.molecules.model import GraphModelConfig, to_target_units
 from shared.config import config_from_dict
 from shared.model_folder import register_builder
 from shared.models import Encoder, SequenceHead, TokenEmbedding, TransformerConfig
@@ -48,12 +48,7 @@ class SmilesTransformer(nn.Module):
         return self.head(self.encoder(tokens, padding), padding)
 
     def predict(self, batch: TokenBatch) -> Tensor:
-        out = self(batch)
-        if self.cfg.task == "classification":
-            return torch.sigmoid(out)
-        if self.cfg.target_mean is not None:
-            out = out * torch.tensor(self.cfg.target_std) + torch.tensor(self.cfg.target_mean)
-        return out
+        return to_target_units(self(batch), self.cfg)
 
 
 def train_tokenizer(smiles: list[str]) -> CharTokenizer:

@@ -62,7 +62,7 @@ def evaluate_model(cfg: MoleculesConfig, model_dir: str | Path, data_dir: str | 
     """Test metrics of ours next to each peer, a results table, and a best/worst molecule grid."""
     data = _split_data(cfg, data_dir)
     loaded = load_model(model_dir)
-    fitted = Fitted(loaded.model, loaded.tokenizer, None)  # type: ignore[arg-type]
+    fitted = Fitted(loaded.model, loaded.tokenizer)
     scores = evaluate(cfg, data, fitted, peers)
     metric, mode = ("rmse", "min") if data.task == "regression" else ("roc_auc", "max")
     peer_names = [k for k in scores if k != "ours"]

@@ -157,9 +157,11 @@ def predict_batches(model: nn.Module, inputs: list, batch_size: int = 256) -> np
 
 @dataclass
 class Fitted:
+    """A trained model with its tokenizer (SMILES models) and, right after training, the run summary."""
+
     model: nn.Module
     tokenizer: Tokenizer | None
-    result: TrainResult
+    result: TrainResult | None = None
 
 
 def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, resume: bool = False) -> Fitted:
