@@ -53,6 +53,8 @@ demo-core: $(VENV)/.installed
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/core.py
 	$(PY) benchmarks/forecasting.py
+	$(PY) benchmarks/molecules.py
+	$(PY) benchmarks/molecules_batch.py
 
 lock: | $(UV)
 	{ echo "# Exact versions of every package, frozen from a working install (Python 3.11, x86_64)."; \

@@ -27,9 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
-            from pipelines.serve import serve_forecasting
+            from pipelines.serve import serve_all
 
-            serve_forecasting()
+            serve_all()
             return 0
         if args.core:
             from shared.demo import main as core_demo

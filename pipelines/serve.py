@@ -1,16 +1,19 @@
 """Serve the scheduled deployments on this machine (no worker or work pool needed).
 
     python -m pipelines.serve        # or: sextant serve / sextant-forecast serve
+
+The deployments mirror ``prefect.yaml`` (a test checks names, crons and parameters).
 """
 
 from __future__ import annotations
 
 NIGHTLY = "0 2 * * *"
+NIGHTLY_LATE = "0 3 * * *"  # an hour after the forecasting retrain: two trainings never share the cores
 HOURLY = "0 * * * *"
 
 
 def forecasting_deployments() -> list:
-    """The same two deployments prefect.yaml declares, for ``serve()``."""
+    """The forecasting deployments prefect.yaml declares, for ``serve()``."""
     from pipelines.forecasting import batch_forecast, retrain
 
     return [
@@ -22,11 +25,32 @@ def forecasting_deployments() -> list:
     ]
 
 
+def molecules_deployments() -> list:
+    """The molecules deployment prefect.yaml declares."""
+    from pipelines.molecules import retrain
+
+    return [retrain.to_deployment(name="molecules-nightly-retrain", cron=NIGHTLY_LATE,
+                                  parameters={"config": "default", "overrides": ["dataset=freesolv", "split=random"],
+                                              "registry": "runs/registry"})]
+
+
+def all_deployments() -> list:
+    return forecasting_deployments() + molecules_deployments()
+
+
+def serve_all() -> None:
+    """Every scheduled deployment, in this process, until interrupted."""
+    from prefect import serve
+
+    serve(*all_deployments())
+
+
 def serve_forecasting() -> None:
+    """Only the forecasting deployments (``sextant-forecast serve``)."""
     from prefect import serve
 
     serve(*forecasting_deployments())
 
 
 if __name__ == "__main__":
-    serve_forecasting()
+    serve_all()

@@ -8,6 +8,9 @@ dropout standard deviation per prediction.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Executor
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +19,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import AddRandomWalkPE
 
 from apps.molecules.data import parse_smiles
-from apps.molecules.featurize import mol_to_graph
+from apps.molecules.featurize import DESCRIPTOR_NAMES, mol_descriptors, mol_to_graph, process_pool
 from apps.molecules.model import GraphTransformer
 from apps.molecules.train import MAX_SMILES_TOKENS, predict_with_uncertainty
 from shared.errors import DataError
@@ -24,6 +27,11 @@ from shared.inference import InferenceSummary, InputRow, RowError, resolve_input
 from shared.model_folder import LoadedModel
 
 SUFFIXES = (".csv", ".smi", ".txt")
+
+
+def featurise_pool(workers: int):
+    """A process pool for :func:`featurise_row` (``workers`` > 1), else no pool."""
+    return process_pool(workers) if workers > 1 else nullcontext(None)
 
 
 def read_rows(path: str | Path, smiles_col: str = "smiles", chunk: int = 10_000) -> Iterator[InputRow]:
@@ -42,30 +50,48 @@ def read_rows(path: str | Path, smiles_col: str = "smiles", chunk: int = 10_000)
             yield InputRow(f"{prefix}<file>", error=f"{file.name}: {str(err).splitlines()[0] or 'empty file'}")
 
 
-def make_predict_fn(loaded: LoadedModel, mc_samples: int = 10):
-    """Featurise, predict with MC dropout, one record per row (target mean + std)."""
+def featurise_row(smiles: str, pe_steps: int, descriptor_names: list[str] | None) -> Data | str:
+    """One SMILES as the graph model's input (random-walk encodings, descriptors when
+    ``descriptor_names``), or a one-line reason why it cannot be."""
+    mol, reason = parse_smiles(smiles)
+    if mol is None:
+        return reason or "invalid SMILES"
+    g = mol_to_graph(mol)
+    extra = {}
+    if descriptor_names is not None:
+        extra["descriptors"] = torch.from_numpy(mol_descriptors(mol, descriptor_names)).float()[None]
+    data = Data(x=g.x, edge_index=g.edge_index, edge_attr=g.edge_attr, num_nodes=g.num_nodes, **extra)
+    return AddRandomWalkPE(pe_steps)(data)
+
+
+def make_predict_fn(loaded: LoadedModel, mc_samples: int = 10, pool: Executor | None = None):
+    """Featurise (on ``pool``'s worker processes when given), predict with MC dropout,
+    one record per row (target mean + std)."""
     model, tokenizer = loaded.model, loaded.tokenizer
     targets = loaded.metadata.get("targets") or [f"target_{i}" for i in range(model.cfg.num_targets)]
-    pe = AddRandomWalkPE(model.cfg.pe_steps)  # only used by graph models
+    is_graph = isinstance(model, GraphTransformer)
+    names = (model.cfg.descriptor_names or DESCRIPTOR_NAMES) if model.cfg.descriptors else None
+    featurise = partial(featurise_row, pe_steps=model.cfg.pe_steps, descriptor_names=names)
 
-    def to_input(smiles: str):
-        mol, reason = parse_smiles(smiles)
-        if mol is None:
-            raise RowError(reason)
-        if isinstance(model, GraphTransformer):
-            g = mol_to_graph(mol)
-            return pe(Data(x=g.x, edge_index=g.edge_index, edge_attr=g.edge_attr, num_nodes=g.num_nodes))
-        return tokenizer.encode(smiles.strip(), add_bos=True)[:MAX_SMILES_TOKENS], torch.zeros(1, model.cfg.num_targets)
+    def to_inputs(smiles: list[str]) -> list:
+        if is_graph:
+            return list(pool.map(featurise, smiles, chunksize=16)) if pool else [featurise(s) for s in smiles]
+        inputs: list = []
+        for s in smiles:
+            mol, reason = parse_smiles(s)
+            inputs.append(reason if mol is None else
+                          (tokenizer.encode(s.strip(), add_bos=True)[:MAX_SMILES_TOKENS], torch.zeros(1, model.cfg.num_targets)))
+        return inputs
 
     def predict(rows: list[InputRow]) -> list[list[dict] | RowError]:
         results: list[list[dict] | RowError | None] = [None] * len(rows)
         inputs, where = [], []
-        for i, row in enumerate(rows):
-            try:
-                inputs.append(to_input(row.payload))
+        for i, item in enumerate(to_inputs([row.payload for row in rows])):
+            if isinstance(item, str):
+                results[i] = RowError(item)
+            else:
+                inputs.append(item)
                 where.append(i)
-            except RowError as err:
-                results[i] = err
         if inputs:
             mean, std = predict_with_uncertainty(model, inputs, samples=mc_samples)
             for j, i in enumerate(where):
@@ -80,6 +106,10 @@ def make_predict_fn(loaded: LoadedModel, mc_samples: int = 10):
 
 
 def batch_predict(loaded: LoadedModel, input_path: str | Path, output_dir: str | Path, smiles_col: str = "smiles",
-                  mc_samples: int = 10, shard_size: int = 2048, fmt: str = "parquet", progress: bool = True) -> InferenceSummary:
-    return run_batch_inference(read_rows(input_path, smiles_col), make_predict_fn(loaded, mc_samples), output_dir,
-                               shard_size=shard_size, batch_size=256, fmt=fmt, progress=progress)
+                  mc_samples: int = 10, shard_size: int = 2048, fmt: str = "parquet", progress: bool = True,
+                  workers: int = 2) -> InferenceSummary:
+    """Predict every row of the CSV(s) at ``input_path``; ``workers`` > 1 featurises on that many processes
+    (RDKit descriptors are single-threaded and dominate the cost)."""
+    with featurise_pool(workers) as pool:
+        return run_batch_inference(read_rows(input_path, smiles_col), make_predict_fn(loaded, mc_samples, pool),
+                                   output_dir, shard_size=shard_size, batch_size=256, fmt=fmt, progress=progress)

@@ -5,21 +5,30 @@ hybridisation, aromaticity (flag), total H count, ring membership (flag).
 Bond features: bond type, conjugation (flag), ring membership (flag). Edges
 are stored in both directions.
 
+Molecule-level features: RDKit's 2D descriptors (``Descriptors.descList``,
+about 200 values: logP, TPSA, charges, VSA bins, fragment counts...), the same
+values the descriptor random-forest peer reads. The graph model can take them
+as a global input (as Chemprop does with ``rdkit_2d``).
+
 Featurised datasets are cached as safetensors (concatenated node/edge
-tensors plus per-graph counts) keyed by a hash of the SMILES list and this
-module's feature layout, so nothing is ever unpickled. Large inputs are
-featurised in chunks on several processes.
+tensors plus per-graph counts; descriptor matrices) keyed by a hash of the
+SMILES list and this module's feature layout, so nothing is ever unpickled.
+Large inputs are featurised in chunks on several processes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 from rdkit import Chem
+from rdkit.Chem import Descriptors
 from safetensors.torch import load_file, save_file
 from torch_geometric.data import Data
 
@@ -85,6 +94,18 @@ def smiles_to_graph(smiles: str) -> Data:
     return mol_to_graph(mol)
 
 
+def _one_torch_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes started fresh ("spawn": forking a process that runs threads, such as
+    torch or a Prefect server, can deadlock), each with one torch thread: the per-molecule
+    tensor work is tiny, and several threads per worker oversubscribe the cores (10x slower)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_one_torch_thread)
+
+
 def _featurise_chunk(smiles: list[str]) -> list[Data]:
     return [smiles_to_graph(s) for s in smiles]
 
@@ -94,12 +115,54 @@ def featurise(smiles: list[str], workers: int = 1, chunk: int = 2000) -> list[Da
     if workers <= 1 or len(smiles) <= chunk:
         return _featurise_chunk(smiles)
     chunks = [smiles[i : i + chunk] for i in range(0, len(smiles), chunk)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         return [g for part in pool.map(_featurise_chunk, chunks) for g in part]
 
 
-def cache_key(smiles: list[str]) -> str:
-    digest = hashlib.sha256(FEATURE_LAYOUT.encode())
+DESCRIPTOR_NAMES = [name for name, _ in Descriptors.descList]
+_DESCRIPTOR_FUNCTIONS = dict(Descriptors.descList)
+
+
+def mol_descriptors(mol: Chem.Mol, names: list[str] | None = None) -> np.ndarray:
+    """RDKit 2D descriptors of one molecule (``float64 [len(names)]``); failures and non-finite values -> 0."""
+    out = np.zeros(len(names or DESCRIPTOR_NAMES))
+    for i, name in enumerate(names or DESCRIPTOR_NAMES):
+        try:
+            out[i] = _DESCRIPTOR_FUNCTIONS[name](mol)
+        except Exception:  # noqa: BLE001 - RDKit raises assorted errors on exotic molecules; 0 is the neutral value
+            out[i] = 0.0
+    out[~np.isfinite(out)] = 0.0
+    return np.clip(out, -1e6, 1e6)
+
+
+def _descriptor_chunk(smiles: list[str]) -> np.ndarray:
+    return np.stack([mol_descriptors(Chem.MolFromSmiles(s)) for s in smiles]) if smiles else np.zeros((0, len(DESCRIPTOR_NAMES)))
+
+
+def descriptor_matrix(smiles: list[str], workers: int = 1, chunk: int = 1000) -> np.ndarray:
+    """``[N, len(DESCRIPTOR_NAMES)]`` descriptors of valid SMILES, in chunks on ``workers`` processes."""
+    if workers <= 1 or len(smiles) <= chunk:
+        return _descriptor_chunk(smiles)
+    chunks = [smiles[i : i + chunk] for i in range(0, len(smiles), chunk)]
+    with process_pool(workers) as pool:
+        return np.concatenate(list(pool.map(_descriptor_chunk, chunks)))
+
+
+def cached_descriptors(smiles: list[str], cache_dir: str | Path, workers: int = 2) -> np.ndarray:
+    """:func:`descriptor_matrix`, reusing ``<cache_dir>/descriptors-<content hash>.safetensors``."""
+    path = Path(cache_dir) / f"descriptors-{cache_key(smiles, ','.join(DESCRIPTOR_NAMES))}.safetensors"
+    if path.is_file():
+        return load_file(str(path))["descriptors"].numpy()
+    values = descriptor_matrix(smiles, workers)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    save_file({"descriptors": torch.from_numpy(values)}, str(tmp))
+    tmp.replace(path)
+    return values
+
+
+def cache_key(smiles: list[str], layout: str = FEATURE_LAYOUT) -> str:
+    digest = hashlib.sha256(layout.encode())
     digest.update(json.dumps(smiles).encode())
     return digest.hexdigest()[:20]
 
@@ -113,7 +176,7 @@ def save_graphs(path: Path, graphs: list[Data]) -> None:
         "num_nodes": torch.tensor([g.num_nodes for g in graphs]),
         "num_edges": torch.tensor([g.edge_index.shape[1] for g in graphs]),
     }
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # concurrent writers (parallel benchmark runs) never share one
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
     atomic_write_bytes(path, tmp.read_bytes())
     tmp.unlink()
@@ -129,7 +192,7 @@ def load_graphs(path: Path) -> list[Data]:
     return graphs
 
 
-def cached_featurise(smiles: list[str], cache_dir: str | Path, workers: int = 1) -> list[Data]:
+def cached_featurise(smiles: list[str], cache_dir: str | Path, workers: int = 2) -> list[Data]:
     """:func:`featurise`, reusing ``<cache_dir>/<content hash>.safetensors`` when present."""
     path = Path(cache_dir) / f"graphs-{cache_key(smiles)}.safetensors"
     if path.is_file():

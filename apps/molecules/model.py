@@ -7,7 +7,16 @@ attention, padding masks, pre-norm MLP). Random-walk structural encodings
 (PyG ``AddRandomWalkPE``) give attention a sense of graph position without
 depending on atom order, so the model is invariant to atom permutations. The
 readout is the shared :class:`~shared.models.heads.SequenceHead` (masked mean
-pooling), giving one output per target.
+pooling), giving one output per target. With ``descriptors: true`` the pooled
+graph vector is joined by an embedding of the molecule's RDKit 2D descriptors
+(signed-log, then standardised with training-set statistics), as Chemprop
+does with its ``rdkit_2d`` features.
+
+``graph_bias: true`` adds Graphormer's structural encodings: a learned
+embedding of each atom's degree (centrality) added to its input, and a
+learned per-head attention bias for each shortest-path distance between two
+atoms (distances above ``max_distance`` share one bucket; atoms in different
+fragments another).
 """
 
 from __future__ import annotations
@@ -18,9 +27,9 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GINEConv
-from torch_geometric.utils import to_dense_batch
+from torch_geometric.utils import degree, to_dense_adj, to_dense_batch
 
-from apps.molecules.featurize import ATOM_DIM, BOND_DIM
+from apps.molecules.featurize import ATOM_DIM, BOND_DIM, DESCRIPTOR_NAMES
 from shared.config import config_from_dict
 from shared.layers.block import TransformerBlock
 from shared.model_folder import register_builder
@@ -40,6 +49,42 @@ class GraphModelConfig:
     # Regression targets are standardised with training-set statistics stored here.
     target_mean: list[float] | None = None
     target_std: list[float] | None = None
+    # Molecule-level RDKit 2D descriptors as a global input to the readout. Their names and
+    # the training-set mean/std of signed_log(descriptor) are filled in when training starts.
+    descriptors: bool = False
+    descriptor_names: list[str] | None = None
+    descriptor_mean: list[float] | None = None
+    descriptor_std: list[float] | None = None
+    # Graphormer-style degree embedding and shortest-path attention bias.
+    graph_bias: bool = False
+    max_distance: int = 8
+
+
+def shortest_path_lengths(edge_index: Tensor, batch: Tensor, max_distance: int) -> Tensor:
+    """Hop distances ``[B, N, N]`` between the atoms of each molecule (dense, padded like
+    :func:`to_dense_batch`). Pairs further apart than ``max_distance`` get ``max_distance + 1``,
+    pairs with no path (other fragments, padding) ``max_distance + 2``."""
+    adjacency = to_dense_adj(edge_index, batch) > 0
+    n = adjacency.shape[-1]
+    unreachable = max_distance + 2
+    dist = torch.full(adjacency.shape, unreachable, dtype=torch.long, device=edge_index.device)
+    reached = torch.eye(n, dtype=torch.bool, device=edge_index.device).expand_as(adjacency).clone()
+    dist[reached] = 0
+    frontier = reached.float()
+    adj = adjacency.float()
+    for hops in range(1, n):
+        new = (frontier @ adj > 0) & ~reached
+        if not new.any():
+            break
+        dist[new] = min(hops, max_distance + 1)
+        reached |= new
+        frontier = new.float()
+    return dist
+
+
+def signed_log(x: Tensor) -> Tensor:
+    """``sign(x) * log1p(|x|)``: tames descriptors that span many orders of magnitude."""
+    return torch.sign(x) * torch.log1p(x.abs())
 
 
 class GPSLayer(nn.Module):
@@ -54,10 +99,11 @@ class GPSLayer(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.globl = TransformerBlock(d, cfg.n_heads, cfg.d_ff, cfg.dropout)
 
-    def forward(self, h: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor) -> Tensor:
+    def forward(self, h: Tensor, edge_index: Tensor, edge_attr: Tensor, batch: Tensor,
+                bias: Tensor | None = None) -> Tensor:
         h = h + self.dropout(self.local(self.local_norm(h), edge_index, edge_attr))
         dense, mask = to_dense_batch(h, batch)
-        dense = self.globl(dense, attn_mask=mask[:, None, None, :])
+        dense = self.globl(dense, attn_mask=mask[:, None, None, :], position_bias=bias)
         return dense[mask]
 
 
@@ -72,16 +118,36 @@ class GraphTransformer(nn.Module):
         self.pe_embed = nn.Linear(cfg.pe_steps, d)
         self.bond_embed = nn.Linear(BOND_DIM, d)
         self.layers = nn.ModuleList(GPSLayer(cfg) for _ in range(cfg.layers))
+        if cfg.graph_bias:
+            self.degree_embed = nn.Embedding(8, d)  # degrees 0..6, then "7 or more"
+            self.distance_bias = nn.Embedding(cfg.max_distance + 3, cfg.n_heads)
         self.norm = nn.LayerNorm(d)
-        self.head = SequenceHead(d, cfg.num_targets, pooling="mean", dropout=cfg.dropout)
+        self.descriptor_embed: nn.Module | None = None
+        if cfg.descriptors:
+            n = len(cfg.descriptor_names or DESCRIPTOR_NAMES)
+            self.register_buffer("descriptor_mean", torch.tensor(cfg.descriptor_mean or [0.0] * n), persistent=False)
+            self.register_buffer("descriptor_std", torch.tensor(cfg.descriptor_std or [1.0] * n), persistent=False)
+            self.descriptor_embed = nn.Sequential(nn.Linear(n, d), nn.GELU(), nn.Dropout(cfg.dropout))
+        # Mean pooling over atoms; the head's MLP reads [pooled graph, descriptor embedding] when there is one.
+        self.head = SequenceHead(d * (2 if cfg.descriptors else 1), cfg.num_targets, pooling="mean", dropout=cfg.dropout)
 
     def forward(self, data: Any) -> Tensor:
         h = self.atom_embed(data.x) + self.pe_embed(data.random_walk_pe)
         e = self.bond_embed(data.edge_attr)
+        bias = None
+        if self.cfg.graph_bias:
+            deg = degree(data.edge_index[0], h.shape[0]).long().clamp_max(7)
+            h = h + self.degree_embed(deg)
+            dist = shortest_path_lengths(data.edge_index, data.batch, self.cfg.max_distance)
+            bias = self.distance_bias(dist).permute(0, 3, 1, 2)  # [B, H, N, N]
         for layer in self.layers:
-            h = layer(h, data.edge_index, e, data.batch)
+            h = layer(h, data.edge_index, e, data.batch, bias)
         dense, mask = to_dense_batch(self.norm(h), data.batch)
-        return self.head(dense, ~mask)
+        pooled = self.head.pool(dense, ~mask)
+        if self.descriptor_embed is not None:
+            z = ((signed_log(data.descriptors) - self.descriptor_mean) / self.descriptor_std).clamp(-6.0, 6.0)
+            pooled = torch.cat([pooled, self.descriptor_embed(z)], dim=-1)
+        return self.head.mlp(pooled)
 
     def predict(self, data: Any) -> Tensor:
         return to_target_units(self(data), self.cfg)

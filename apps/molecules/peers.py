@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from rdkit import Chem, DataStructs
-from rdkit.Chem import Descriptors, rdFingerprintGenerator
+from rdkit.Chem import rdFingerprintGenerator
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+from apps.molecules.featurize import descriptor_matrix
 
 PEERS = ("rf_morgan", "rf_descriptors")
 
@@ -19,12 +21,8 @@ def morgan(smiles: list[str], radius: int = 2, bits: int = 2048) -> np.ndarray:
 
 
 def descriptors(smiles: list[str]) -> np.ndarray:
-    names = [name for name, _ in Descriptors.descList]
-    rows = [list(Descriptors.CalcMolDescriptors(Chem.MolFromSmiles(s)).values()) for s in smiles]
-    x = np.asarray(rows, dtype=np.float64)
-    x[~np.isfinite(x)] = 0.0
-    assert x.shape[1] == len(names)
-    return np.clip(x, -1e6, 1e6)
+    """Every RDKit 2D descriptor (the same values our graph model can read)."""
+    return descriptor_matrix(smiles, workers=2)
 
 
 def fit_predict_peer(name: str, task: str, train_smiles: list[str], y_train: np.ndarray, test_smiles: list[str],

@@ -15,13 +15,13 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import AddRandomWalkPE
 
 from apps.molecules.data import DATASETS, clean, load_raw, random_split, scaffold_split
-from apps.molecules.featurize import cached_featurise
+from apps.molecules.featurize import DESCRIPTOR_NAMES, cached_descriptors, cached_featurise
 from apps.molecules.metrics import score
-from apps.molecules.model import GraphModelConfig, GraphTransformer
+from apps.molecules.model import GraphModelConfig, GraphTransformer, signed_log
 from apps.molecules.peers import fit_predict_peer
 from apps.molecules.smiles_model import SmilesTransformer, TokenBatch, collate_tokens, train_tokenizer
 from shared.config import config_to_dict, load_config
-from shared.errors import DataError
+from shared.errors import ConfigError, DataError
 from shared.model_folder import load_model
 from shared.tokenizers import Tokenizer
 from shared.training import TrainConfig, Trainer, TrainResult, seed_everything
@@ -94,12 +94,25 @@ def load_split(cfg: MoleculesConfig) -> SplitData:
 
 
 def graphs_for(frame: pd.DataFrame, targets: list[str], cfg: MoleculesConfig) -> list[Data]:
-    """Cached featurisation plus random-walk encodings and targets ``y [1, T]``."""
+    """Cached featurisation plus random-walk encodings, targets ``y [1, T]`` and, when the
+    model reads them, raw RDKit descriptors ``descriptors [1, D]``."""
     pe = AddRandomWalkPE(cfg.model.pe_steps)
-    graphs = cached_featurise(frame["smiles"].tolist(), cfg.cache_dir)
+    smiles = frame["smiles"].tolist()
+    graphs = cached_featurise(smiles, cfg.cache_dir)
     y = torch.tensor(frame[targets].to_numpy(dtype=np.float32))
-    return [pe(Data(x=g.x, edge_index=g.edge_index, edge_attr=g.edge_attr, y=y[i : i + 1], num_nodes=g.num_nodes))
-            for i, g in enumerate(graphs)]
+    extra: dict[int, dict] = {i: {} for i in range(len(graphs))}
+    if cfg.model.descriptors:
+        desc = torch.from_numpy(cached_descriptors(smiles, cfg.cache_dir).astype(np.float32))
+        extra = {i: {"descriptors": desc[i : i + 1]} for i in range(len(graphs))}
+    return [pe(Data(x=g.x, edge_index=g.edge_index, edge_attr=g.edge_attr, y=y[i : i + 1], num_nodes=g.num_nodes,
+                    **extra[i])) for i, g in enumerate(graphs)]
+
+
+def descriptor_statistics(cfg: MoleculesConfig, train_smiles: list[str]) -> dict:
+    """Names and training-set mean/std of the signed-log descriptors, for the model config."""
+    z = signed_log(torch.from_numpy(cached_descriptors(train_smiles, cfg.cache_dir)))
+    return {"descriptor_names": DESCRIPTOR_NAMES, "descriptor_mean": z.mean(0).tolist(),
+            "descriptor_std": z.std(0).clamp_min(1e-3).tolist()}
 
 
 def _loss(model: nn.Module, batch: Batch | TokenBatch) -> torch.Tensor:
@@ -166,12 +179,15 @@ class Fitted:
 
 def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, resume: bool = False) -> Fitted:
     """Train on ``train`` rows, select on ``valid`` rows; ``test`` rows are never seen."""
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     parts = {s: data.frame[data.frame["split"] == s] for s in ("train", "valid")}
     y_train = parts["train"][data.targets].to_numpy(dtype=np.float64)
     model_cfg = replace(cfg.model, num_targets=len(data.targets), task=data.task,
                         target_mean=np.nanmean(y_train, 0).tolist() if data.task == "regression" else None,
                         target_std=np.nanstd(y_train, 0).clip(1e-6).tolist() if data.task == "regression" else None)
+    if cfg.model.descriptors:
+        if cfg.kind != "graph":
+            raise ConfigError("model.descriptors is an option of the graph model (kind=graph)")
+        model_cfg = replace(model_cfg, **descriptor_statistics(cfg, parts["train"]["smiles"].tolist()))
     tokenizer = train_tokenizer(parts["train"]["smiles"].tolist()) if cfg.kind == "smiles" else None
     train_inputs = model_inputs(cfg, parts["train"], data.targets, tokenizer)
     valid_inputs = model_inputs(cfg, parts["valid"], data.targets, tokenizer)

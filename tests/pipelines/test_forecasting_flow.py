@@ -59,10 +59,11 @@ async def _latest_artifacts(keys):
 def test_serve_builds_the_same_deployments_as_prefect_yaml():
     import yaml
 
-    from pipelines.serve import forecasting_deployments
+    from pipelines.serve import all_deployments
 
     declared = {d["name"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
-    for deployment in forecasting_deployments():
+    assert {d.name for d in all_deployments()} == set(declared)
+    for deployment in all_deployments():
         assert deployment.name in declared
         assert deployment.schedules[0].schedule.cron == declared[deployment.name]["schedules"][0]["cron"]
         assert deployment.parameters == declared[deployment.name]["parameters"]

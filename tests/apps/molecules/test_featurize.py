@@ -39,3 +39,18 @@ def test_parallel_featurisation_matches_serial():
     smiles = ["CCO", "CCN", "c1ccncc1", "CC(C)O"] * 5
     serial, parallel = featurise(smiles), featurise(smiles, workers=2, chunk=6)
     assert all(torch.equal(a.x, b.x) and torch.equal(a.edge_index, b.edge_index) for a, b in zip(serial, parallel))
+
+
+def test_descriptors_are_rdkits_and_cached_exactly(tmp_path):
+    from rdkit import Chem
+    from rdkit.Chem import Crippen
+
+    from apps.molecules.featurize import DESCRIPTOR_NAMES, cached_descriptors, descriptor_matrix
+
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
+    values = cached_descriptors(smiles, tmp_path)
+    assert values.shape == (3, len(DESCRIPTOR_NAMES)) and len(DESCRIPTOR_NAMES) > 150
+    logp = values[:, DESCRIPTOR_NAMES.index("MolLogP")]
+    assert logp.tolist() == [Crippen.MolLogP(Chem.MolFromSmiles(s)) for s in smiles]
+    assert (cached_descriptors(smiles, tmp_path) == values).all()  # from the safetensors file
+    assert (descriptor_matrix(smiles * 3, workers=2, chunk=4)[:3] == values).all()  # parallel chunks agree

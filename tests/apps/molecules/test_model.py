@@ -9,7 +9,8 @@ from torch_geometric.transforms import AddRandomWalkPE
 
 from apps.molecules.data import clean, load_raw
 from apps.molecules.featurize import mol_to_graph
-from apps.molecules.model import GraphModelConfig, GraphTransformer
+from apps.molecules.featurize import DESCRIPTOR_NAMES, mol_descriptors
+from apps.molecules.model import GraphModelConfig, GraphTransformer, shortest_path_lengths
 from apps.molecules.train import (
     evaluate,
     fit,
@@ -25,11 +26,16 @@ from shared.model_folder import load_model
 
 def _graph(mol):
     g = mol_to_graph(mol)
-    return AddRandomWalkPE(8)(Data(x=g.x, edge_index=g.edge_index, edge_attr=g.edge_attr, num_nodes=g.num_nodes))
+    desc = torch.from_numpy(mol_descriptors(mol)).float()[None]
+    return AddRandomWalkPE(8)(Data(x=g.x, edge_index=g.edge_index, edge_attr=g.edge_attr, num_nodes=g.num_nodes,
+                                   descriptors=desc))
 
 
-def test_invariant_to_atom_order():
-    model = GraphTransformer(GraphModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.0, pe_steps=8)).eval()
+@pytest.mark.parametrize("options", [{}, {"descriptors": True}, {"graph_bias": True}])
+def test_invariant_to_atom_order(options):
+    torch.manual_seed(0)
+    model = GraphTransformer(GraphModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.0, pe_steps=8,
+                                              **options)).eval()
     mol = Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1")
     order = list(range(mol.GetNumAtoms()))
     np.random.default_rng(0).shuffle(order)
@@ -37,6 +43,36 @@ def test_invariant_to_atom_order():
     a = model(Batch.from_data_list([_graph(mol), _graph(Chem.MolFromSmiles("CCO"))]))
     b = model(Batch.from_data_list([_graph(shuffled), _graph(Chem.MolFromSmiles("OCC"))]))
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_shortest_paths_on_known_molecules():
+    propanol, salt = _graph(Chem.MolFromSmiles("CCCO")), _graph(Chem.MolFromSmiles("[Na+].[Cl-]"))
+    batch = Batch.from_data_list([propanol, salt])
+    dist = shortest_path_lengths(batch.edge_index, batch.batch, max_distance=2)
+    assert dist[0].tolist() == [[0, 1, 2, 3], [1, 0, 1, 2], [2, 1, 0, 1], [3, 2, 1, 0]]  # 3 = "beyond 2"
+    assert dist[1, :2, :2].tolist() == [[0, 4], [4, 0]]  # two fragments: unreachable bucket
+
+
+def test_descriptor_model_changes_with_descriptors_only_where_it_reads_them():
+    torch.manual_seed(0)
+    cfg = GraphModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.0, pe_steps=8, descriptors=True)
+    model = GraphTransformer(cfg).eval()
+    g = _graph(Chem.MolFromSmiles("CCO"))
+    shifted = g.clone()
+    shifted.descriptors = shifted.descriptors.clone()
+    shifted.descriptors[0, DESCRIPTOR_NAMES.index("MolLogP")] += 3.0
+    assert not torch.allclose(model(Batch.from_data_list([g])), model(Batch.from_data_list([shifted])))
+
+
+def test_descriptor_graph_bias_model_trains_and_reloads(tmp_path):
+    cfg = load_molecules_config("tiny", ["model.descriptors=true", "model.graph_bias=true", f"cache_dir={tmp_path / 'c'}"])
+    data = load_split(cfg)
+    fitted = fit(cfg, data, tmp_path / "run")
+    saved = fitted.model.cfg
+    assert saved.descriptor_names == DESCRIPTOR_NAMES and len(saved.descriptor_mean) == len(DESCRIPTOR_NAMES)
+    reloaded = load_model(tmp_path / "run" / "best").model
+    graphs = graphs_for(data.frame[data.frame["split"] == "test"].head(5), data.targets, cfg)
+    np.testing.assert_allclose(predict(reloaded, graphs), predict(fitted.model, graphs), rtol=1e-5)
 
 
 @pytest.mark.parametrize("dataset,split", [("freesolv", "scaffold"), ("solubility", "shipped")])

@@ -79,3 +79,15 @@ def test_cli_predict_and_one_line_errors(trained, tmp_path, capsys):
     assert main(["train", "--config", "tiny", "--set", "dataset=nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: unknown dataset") and err.count("\n") == 1
+
+
+def test_featurising_on_worker_processes_gives_the_same_predictions(trained, tmp_path):
+    from apps.molecules.batch import featurise_pool
+
+    _csv(tmp_path / "m.csv", 40, 0.05)
+    loaded = load_model(trained["model_dir"])
+    serial = make_predict_fn(loaded, mc_samples=2)(list(read_rows(tmp_path / "m.csv", "smi")))
+    with featurise_pool(2) as pool:
+        pooled = make_predict_fn(loaded, mc_samples=2, pool=pool)(list(read_rows(tmp_path / "m.csv", "smi")))
+    assert [str(r) if isinstance(r, Exception) else r for r in serial] == \
+           [str(r) if isinstance(r, Exception) else r for r in pooled]
