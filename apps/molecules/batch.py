@@ -105,11 +105,16 @@ def make_predict_fn(loaded: LoadedModel, mc_samples: int = 10, pool: Executor | 
     return predict
 
 
+POOL_MIN_BYTES = 64_000  # about 1,000 SMILES: below that, starting worker processes costs more than it saves
+
+
 def batch_predict(loaded: LoadedModel, input_path: str | Path, output_dir: str | Path, smiles_col: str = "smiles",
                   mc_samples: int = 10, shard_size: int = 2048, fmt: str = "parquet", progress: bool = True,
                   workers: int = 2) -> InferenceSummary:
-    """Predict every row of the CSV(s) at ``input_path``; ``workers`` > 1 featurises on that many processes
-    (RDKit descriptors are single-threaded and dominate the cost)."""
-    with featurise_pool(workers) as pool:
+    """Predict every row of the CSV(s) at ``input_path``; for inputs of more than about 1,000 rows,
+    ``workers`` > 1 featurises on that many processes (RDKit descriptors are single-threaded and
+    dominate the cost)."""
+    size = sum(f.stat().st_size for f in resolve_inputs(input_path, SUFFIXES) if f.is_file())
+    with featurise_pool(workers if size >= POOL_MIN_BYTES else 1) as pool:
         return run_batch_inference(read_rows(input_path, smiles_col), make_predict_fn(loaded, mc_samples, pool),
                                    output_dir, shard_size=shard_size, batch_size=256, fmt=fmt, progress=progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 
 from apps.molecules.batch import batch_predict
 from apps.molecules.data import DATASETS
+from apps.molecules.model import GraphTransformer
 from apps.molecules.train import (Fitted, MoleculesConfig, SplitData, evaluate, fit, load_molecules_config, load_split,
                                   model_inputs, predict)
 from shared.atomic import atomic_write_bytes, atomic_write_text
@@ -62,6 +64,7 @@ def evaluate_model(cfg: MoleculesConfig, model_dir: str | Path, data_dir: str | 
     """Test metrics of ours next to each peer, a results table, and a best/worst molecule grid."""
     data = _split_data(cfg, data_dir)
     loaded = load_model(model_dir)
+    cfg = inputs_config(cfg, loaded.model)
     fitted = Fitted(loaded.model, loaded.tokenizer)
     scores = evaluate(cfg, data, fitted, peers)
     metric, mode = ("rmse", "min") if data.task == "regression" else ("roc_auc", "max")
@@ -75,6 +78,14 @@ def evaluate_model(cfg: MoleculesConfig, model_dir: str | Path, data_dir: str | 
     return {"table": table, "ours": scores["ours"], "best_peer": best_peer,
             "best_peer_scores": scores.get(best_peer) if best_peer else None, "plot": str(plot) if plot else None,
             "registry_name": f"molecules-{cfg.dataset}", "metric": metric, "mode": mode}
+
+
+def inputs_config(cfg: MoleculesConfig, model) -> MoleculesConfig:
+    """``cfg`` with the input settings the trained ``model`` reads (its kind, encodings, descriptors),
+    so a model is evaluated on the inputs it was trained on whatever config is passed."""
+    kind = "graph" if isinstance(model, GraphTransformer) else "smiles"
+    saved = model.cfg
+    return replace(cfg, kind=kind, model=replace(cfg.model, pe_steps=saved.pe_steps, descriptors=saved.descriptors))
 
 
 def molecule_grid(cfg: MoleculesConfig, data: SplitData, fitted: Fitted, path: Path, n: int = 6) -> Path:

@@ -91,3 +91,13 @@ def test_featurising_on_worker_processes_gives_the_same_predictions(trained, tmp
         pooled = make_predict_fn(loaded, mc_samples=2, pool=pool)(list(read_rows(tmp_path / "m.csv", "smi")))
     assert [str(r) if isinstance(r, Exception) else r for r in serial] == \
            [str(r) if isinstance(r, Exception) else r for r in pooled]
+
+
+def test_evaluate_reads_the_inputs_the_model_was_trained_on(trained, tmp_path):
+    cache = f"cache_dir={trained['root'] / 'cache'}"
+    with_descriptors = steps.config("tiny", [cache, "model.descriptors=true"])
+    model_dir = steps.train_model(with_descriptors, trained["data"], tmp_path / "run")["model_dir"]
+    # A config that names another model kind and no descriptors must not change what the model reads.
+    other = steps.config("tiny", [cache, "kind=smiles", "model.descriptors=false"])
+    result = steps.evaluate_model(other, model_dir, trained["data"], tmp_path / "eval", peers=[])
+    assert np.isfinite(result["ours"]["rmse"])
