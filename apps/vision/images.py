@@ -1,0 +1,58 @@
+"""Image files: reading anything a user points us at as RGB ``uint8``, and writing PNGs."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from shared.errors import DataError
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """A ``uint8`` array (``[H, W]`` or ``[H, W, 3]``) encoded as PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    """Scale any numeric image to ``uint8``: 8-bit as is; 16-bit, float and other ranges by their
+    1st-99.8th percentiles (microscopy and 16-bit scans rarely use the full range)."""
+    if array.dtype == np.uint8:
+        return array
+    values = array.astype(np.float32)
+    low, high = np.percentile(values, [1.0, 99.8])
+    if high <= low:
+        high = low + 1.0
+    return (np.clip((values - low) / (high - low), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """An image file as ``uint8 [H, W, 3]``: grayscale is repeated to 3 channels, alpha dropped,
+    palette and CMYK converted, 16-bit and float scaled. A file that cannot be read, or whose
+    channels make no sense, raises :class:`~shared.errors.DataError` with a one-line reason."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.load()  # truncated files fail here, not later
+            if image.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
+                image = image.convert("RGBA" if image.mode == "PA" else "RGB")
+            array = np.asarray(image)
+    except FileNotFoundError:
+        raise DataError(f"{path.name}: no such file") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise DataError(f"{path.name}: unreadable image ({str(err).splitlines()[0] or type(err).__name__})") from None
+    if array.ndim == 2:
+        array = np.repeat(to_uint8(array)[..., None], 3, axis=2)
+    elif array.ndim == 3 and array.shape[2] in (1, 2):  # gray (+ alpha)
+        array = np.repeat(to_uint8(array[..., :1]), 3, axis=2)
+    elif array.ndim == 3 and array.shape[2] in (3, 4):
+        array = to_uint8(array[..., :3])
+    else:
+        raise DataError(f"{path.name}: unsupported image shape {array.shape}")
+    if min(array.shape[:2]) < 1:
+        raise DataError(f"{path.name}: empty image")
+    return np.ascontiguousarray(array)
