@@ -1,0 +1,39 @@
+"""Classic nuclei segmentation peer: Otsu threshold, then distance-transform watershed (scikit-image).
+
+The textbook pipeline the nuclei task is compared with: smooth, threshold at
+Otsu's level (foreground mask), split touching nuclei by a watershed on the
+distance transform seeded at its local maxima, drop tiny fragments. It has no
+training; its few parameters (smoothing, seed distance, minimum size) are
+fixed defaults, not tuned on the test tiles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.feature import peak_local_max
+from skimage.filters import gaussian, threshold_otsu
+from skimage.morphology import remove_small_objects
+from skimage.segmentation import watershed
+
+
+def otsu_foreground(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """Boolean foreground of a grayscale (or RGB, averaged) image."""
+    gray = image.mean(axis=2) if image.ndim == 3 else image
+    smooth = gaussian(gray.astype(np.float64), sigma=sigma)
+    if smooth.max() == smooth.min():
+        return np.zeros(gray.shape, dtype=bool)
+    return smooth > threshold_otsu(smooth)
+
+
+def otsu_watershed_instances(image: np.ndarray, sigma: float = 1.0, min_distance: int = 4,
+                             min_size: int = 8) -> np.ndarray:
+    """Instance labels ``int32 [H, W]`` (0 background) from Otsu + distance-transform watershed."""
+    foreground = remove_small_objects(otsu_foreground(image, sigma), max_size=min_size - 1)
+    if not foreground.any():
+        return np.zeros(foreground.shape, dtype=np.int32)
+    distance = ndi.distance_transform_edt(foreground)
+    peaks = peak_local_max(distance, min_distance=min_distance, labels=ndi.label(foreground)[0], exclude_border=False)
+    markers = np.zeros(foreground.shape, dtype=np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    return watershed(-distance, markers, mask=foreground).astype(np.int32)
