@@ -103,7 +103,7 @@ def write_results(out: Path, config: str, overrides: list[str], runs: list[dict]
     header = (f"# Molecules benchmark (`{config}` config{', ' + ' '.join(overrides) if overrides else ''})\n\n"
               "Our model: the GPS-style graph transformer (GINE + shared-core attention, random-walk encodings) "
               "with RDKit 2D descriptors as a global input to its readout. Test-set metric per (dataset, split), "
-              "mean ± sd over seeds 0, 1, 2; lower RMSE / higher ROC-AUC is better. Peers: scikit-learn "
+              "mean ± sd over the seeds run (seeds column); lower RMSE / higher ROC-AUC is better. Peers: scikit-learn "
               "RandomForest (500 trees) on RDKit Morgan fingerprints (radius 2, 2048 bits) and on the same RDKit 2D "
               "descriptors, fit on train + valid rows (we train on train rows and pick the checkpoint on valid rows). "
               "Random splits change with the seed; the shipped and scaffold splits are fixed, so there the seed "

@@ -21,7 +21,7 @@ from torch_geometric.transforms import AddRandomWalkPE
 from apps.molecules.data import parse_smiles
 from apps.molecules.featurize import DESCRIPTOR_NAMES, mol_descriptors, mol_to_graph, process_pool
 from apps.molecules.model import GraphTransformer
-from apps.molecules.train import MAX_SMILES_TOKENS, predict_with_uncertainty
+from apps.molecules.train import MAX_SMILES_TOKENS, graph_input, predict_with_uncertainty
 from shared.errors import DataError
 from shared.inference import InferenceSummary, InputRow, RowError, resolve_inputs, run_batch_inference
 from shared.model_folder import LoadedModel
@@ -56,12 +56,10 @@ def featurise_row(smiles: str, pe_steps: int, descriptor_names: list[str] | None
     mol, reason = parse_smiles(smiles)
     if mol is None:
         return reason or "invalid SMILES"
-    g = mol_to_graph(mol)
-    extra = {}
+    descriptors = None
     if descriptor_names is not None:
-        extra["descriptors"] = torch.from_numpy(mol_descriptors(mol, descriptor_names)).float()[None]
-    data = Data(x=g.x, edge_index=g.edge_index, edge_attr=g.edge_attr, num_nodes=g.num_nodes, **extra)
-    return AddRandomWalkPE(pe_steps)(data)
+        descriptors = torch.from_numpy(mol_descriptors(mol, descriptor_names)).float()[None]
+    return graph_input(mol_to_graph(mol), AddRandomWalkPE(pe_steps), descriptors)
 
 
 def make_predict_fn(loaded: LoadedModel, mc_samples: int = 10, pool: Executor | None = None):

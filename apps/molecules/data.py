@@ -15,7 +15,6 @@ with a reason; they never crash a run or silently vanish.
 
 from __future__ import annotations
 
-import importlib.util
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from rdkit import Chem, RDLogger
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
 from shared.errors import DataError
+from shared.package_data import package_dir
 
 Task = Literal["regression", "classification"]
 
@@ -50,14 +50,6 @@ DATASETS = {
         DatasetInfo("b3db_classification", "classification", ("BBB+",), "qc-b3db: B3DB_classification.tsv", "CC0-1.0"),
     ]
 }
-
-
-def package_dir(name: str) -> Path:
-    """Where an installed package lives, found without importing it."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"package {name!r} is not installed (make install installs it)")
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _read_sdf(path: Path, prop: str) -> pd.DataFrame:

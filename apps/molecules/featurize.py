@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 from rdkit import Chem
 from rdkit.Chem import Descriptors
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch_geometric.data import Data
 
 from apps.molecules.data import parse_smiles
@@ -125,8 +124,9 @@ _DESCRIPTOR_FUNCTIONS = dict(Descriptors.descList)
 
 def mol_descriptors(mol: Chem.Mol, names: list[str] | None = None) -> np.ndarray:
     """RDKit 2D descriptors of one molecule (``float64 [len(names)]``); failures and non-finite values -> 0."""
-    out = np.zeros(len(names or DESCRIPTOR_NAMES))
-    for i, name in enumerate(names or DESCRIPTOR_NAMES):
+    names = names or DESCRIPTOR_NAMES
+    out = np.zeros(len(names))
+    for i, name in enumerate(names):
         try:
             out[i] = _DESCRIPTOR_FUNCTIONS[name](mol)
         except Exception:  # noqa: BLE001 - RDKit raises assorted errors on exotic molecules; 0 is the neutral value
@@ -154,10 +154,7 @@ def cached_descriptors(smiles: list[str], cache_dir: str | Path, workers: int = 
     if path.is_file():
         return load_file(str(path))["descriptors"].numpy()
     values = descriptor_matrix(smiles, workers)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    save_file({"descriptors": torch.from_numpy(values)}, str(tmp))
-    tmp.replace(path)
+    atomic_write_bytes(path, save({"descriptors": torch.from_numpy(values)}))
     return values
 
 
@@ -176,10 +173,7 @@ def save_graphs(path: Path, graphs: list[Data]) -> None:
         "num_nodes": torch.tensor([g.num_nodes for g in graphs]),
         "num_edges": torch.tensor([g.edge_index.shape[1] for g in graphs]),
     }
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # concurrent writers (parallel benchmark runs) never share one
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-    atomic_write_bytes(path, tmp.read_bytes())
-    tmp.unlink()
+    atomic_write_bytes(path, save({k: v.contiguous() for k, v in tensors.items()}))
 
 
 def load_graphs(path: Path) -> list[Data]:
@@ -198,6 +192,5 @@ def cached_featurise(smiles: list[str], cache_dir: str | Path, workers: int = 2)
     if path.is_file():
         return load_graphs(path)
     graphs = featurise(smiles, workers)
-    path.parent.mkdir(parents=True, exist_ok=True)
     save_graphs(path, graphs)
     return graphs

@@ -93,19 +93,23 @@ def load_split(cfg: MoleculesConfig) -> SplitData:
     return SplitData(frame.reset_index(drop=True), targets, task)
 
 
+def graph_input(graph: Data, pe: AddRandomWalkPE, descriptors: torch.Tensor | None = None,
+                y: torch.Tensor | None = None) -> Data:
+    """What the graph model reads for one molecule: its graph with random-walk encodings, plus raw RDKit
+    descriptors ``[1, D]`` when the model uses them and targets ``y [1, T]`` when known."""
+    extra = {k: v for k, v in (("descriptors", descriptors), ("y", y)) if v is not None}
+    return pe(Data(x=graph.x, edge_index=graph.edge_index, edge_attr=graph.edge_attr, num_nodes=graph.num_nodes,
+                   **extra))
+
+
 def graphs_for(frame: pd.DataFrame, targets: list[str], cfg: MoleculesConfig) -> list[Data]:
-    """Cached featurisation plus random-walk encodings, targets ``y [1, T]`` and, when the
-    model reads them, raw RDKit descriptors ``descriptors [1, D]``."""
+    """Cached featurisation of ``frame``'s molecules as :func:`graph_input` items with their targets."""
     pe = AddRandomWalkPE(cfg.model.pe_steps)
     smiles = frame["smiles"].tolist()
     graphs = cached_featurise(smiles, cfg.cache_dir)
     y = torch.tensor(frame[targets].to_numpy(dtype=np.float32))
-    extra: dict[int, dict] = {i: {} for i in range(len(graphs))}
-    if cfg.model.descriptors:
-        desc = torch.from_numpy(cached_descriptors(smiles, cfg.cache_dir).astype(np.float32))
-        extra = {i: {"descriptors": desc[i : i + 1]} for i in range(len(graphs))}
-    return [pe(Data(x=g.x, edge_index=g.edge_index, edge_attr=g.edge_attr, y=y[i : i + 1], num_nodes=g.num_nodes,
-                    **extra[i])) for i, g in enumerate(graphs)]
+    desc = torch.from_numpy(cached_descriptors(smiles, cfg.cache_dir).astype(np.float32)) if cfg.model.descriptors else None
+    return [graph_input(g, pe, None if desc is None else desc[i : i + 1], y[i : i + 1]) for i, g in enumerate(graphs)]
 
 
 def descriptor_statistics(cfg: MoleculesConfig, train_smiles: list[str]) -> dict:

@@ -23,32 +23,26 @@ import numpy as np
 from PIL import Image
 
 from apps.vision.coco import CocoAnnotation, CocoDataset, CocoImage, instances_from_labels, mask_to_segmentation
-from apps.vision.images import png_bytes
+from apps.vision.images import png_bytes, to_uint8
 from shared.atomic import atomic_write_bytes
 from shared.errors import DataError
+from shared.package_data import package_dir
 
 SPLITS = ("train", "valid", "test")
 
 
 def stardist_files() -> tuple[Path, Path]:
     """Paths of the shipped image and label mask, found without importing stardist."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("stardist")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError("package 'stardist' is not installed (make install installs it, --no-deps)")
-    root = Path(next(iter(spec.submodule_search_locations))) / "data" / "images"
+    root = package_dir("stardist") / "data" / "images"
     return root / "img2d.tif", root / "mask2d.tif"
 
 
 def load_stardist_nuclei() -> tuple[np.ndarray, np.ndarray]:
     """The image as ``uint8 [512, 512]`` (1st-99.8th percentile scaled) and its labels ``int32 [512, 512]``."""
     image_path, mask_path = stardist_files()
-    image = np.asarray(Image.open(image_path), dtype=np.float32)
+    image = np.asarray(Image.open(image_path))  # uint16
     labels = np.asarray(Image.open(mask_path)).astype(np.int32)
-    low, high = np.percentile(image, [1.0, 99.8])
-    scaled = np.clip((image - low) / max(high - low, 1e-6), 0.0, 1.0)
-    return (scaled * 255.0 + 0.5).astype(np.uint8), labels
+    return to_uint8(image), labels
 
 
 @dataclass(frozen=True)

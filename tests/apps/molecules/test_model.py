@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from rdkit import Chem
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Batch
 from torch_geometric.transforms import AddRandomWalkPE
 
 from apps.molecules.data import clean, load_raw
@@ -14,6 +14,7 @@ from apps.molecules.model import GraphModelConfig, GraphTransformer, shortest_pa
 from apps.molecules.train import (
     evaluate,
     fit,
+    graph_input,
     graphs_for,
     load_molecules_config,
     load_split,
@@ -25,10 +26,8 @@ from shared.model_folder import load_model
 
 
 def _graph(mol):
-    g = mol_to_graph(mol)
     desc = torch.from_numpy(mol_descriptors(mol)).float()[None]
-    return AddRandomWalkPE(8)(Data(x=g.x, edge_index=g.edge_index, edge_attr=g.edge_attr, num_nodes=g.num_nodes,
-                                   descriptors=desc))
+    return graph_input(mol_to_graph(mol), AddRandomWalkPE(8), desc)
 
 
 @pytest.mark.parametrize("options", [{}, {"descriptors": True}, {"graph_bias": True}])

@@ -1,7 +1,5 @@
 """COCO instances: masks round-trip through RLE and JSON; polygons decode; bad files are one-line errors."""
 
-import json
-
 import numpy as np
 import pytest
 
