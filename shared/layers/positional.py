@@ -28,6 +28,16 @@ def sinusoidal_table(length: int, dim: int) -> Tensor:
     return table
 
 
+def sinusoidal_table_2d(height: int, width: int, dim: int) -> Tensor:
+    """A ``[height * width, dim]`` table for a row-major grid: half the channels encode the row,
+    half the column, each with :func:`sinusoidal_table` (``dim`` must be divisible by 4)."""
+    if dim % 4:
+        raise ValueError(f"a 2D sinusoidal table needs dim divisible by 4, got {dim}")
+    rows = sinusoidal_table(height, dim // 2)[:, None, :].expand(height, width, dim // 2)
+    cols = sinusoidal_table(width, dim // 2)[None, :, :].expand(height, width, dim // 2)
+    return torch.cat([rows, cols], dim=-1).reshape(height * width, dim)
+
+
 class SinusoidalPosition(nn.Module):
     """Adds fixed sinusoids; extends itself to any length on demand."""
 
