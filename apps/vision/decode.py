@@ -34,6 +34,17 @@ class Detections:
     labels: np.ndarray  # int64 [N], 0-based detection class
 
 
+@dataclass
+class Prediction:
+    """What the model says about one image."""
+
+    semantic: np.ndarray  # uint8 [H, W] class ids
+    foreground_prob: np.ndarray  # float32 [H, W]
+    detections: Detections  # every peak above the mAP threshold (0.05)
+    instances: np.ndarray  # int32 [H, W] labels (0 = background)
+    instance_scores: np.ndarray  # float32 [num instances]
+
+
 def _flip(out: DenseOutputs, horizontal: bool) -> DenseOutputs:
     """The outputs of a flipped image mapped back onto the original (box edges swap sides)."""
     dim, swap = (-1, [2, 1, 0, 3]) if horizontal else (-2, [0, 3, 2, 1])

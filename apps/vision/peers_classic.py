@@ -16,6 +16,8 @@ from skimage.filters import gaussian, threshold_otsu
 from skimage.morphology import remove_small_objects
 from skimage.segmentation import watershed
 
+from apps.vision.decode import Detections, Prediction
+
 
 def otsu_foreground(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     """Boolean foreground of a grayscale (or RGB, averaged) image."""
@@ -37,3 +39,24 @@ def otsu_watershed_instances(image: np.ndarray, sigma: float = 1.0, min_distance
     markers = np.zeros(foreground.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     return watershed(-distance, markers, mask=foreground).astype(np.int32)
+
+
+def otsu_predictions(images: list[np.ndarray]) -> list[Prediction]:
+    """The Otsu + watershed peer's output in the form our scorer reads: the foreground as the class
+    map, its instances, and each instance's box as a detection of score 1 (it has no confidences)."""
+    preds = []
+    for image in images:
+        labels = otsu_watershed_instances(image)
+        ids = [i for i in np.unique(labels) if i]
+        boxes = []
+        for i in ids:
+            ys, xs = np.nonzero(labels == i)
+            boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+        found = Detections(np.asarray(boxes, np.float32).reshape(-1, 4), np.ones(len(ids), np.float32),
+                           np.zeros(len(ids), np.int64))
+        relabelled = np.zeros_like(labels)
+        for new, i in enumerate(ids, start=1):
+            relabelled[labels == i] = new
+        preds.append(Prediction((labels > 0).astype(np.uint8), (labels > 0).astype(np.float32), found, relabelled,
+                                np.ones(len(ids), np.float32)))
+    return preds

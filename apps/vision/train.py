@@ -17,7 +17,7 @@ from torch import nn
 
 from apps.vision.coco import CocoDataset, mask_to_segmentation
 from apps.vision.data import Sample, TrainingImages, collate
-from apps.vision.decode import Detections, dense_predict, detections, instance_labels
+from apps.vision.decode import Detections, Prediction, dense_predict, detections, instance_labels
 from apps.vision.losses import LossWeights, dense_loss
 from apps.vision.metrics import coco_map, confusion_matrix, foreground_iou, instance_f1, iou_per_class
 from apps.vision.model import DenseVisionTransformer, VisionModelConfig, normalise
@@ -63,17 +63,6 @@ def load_vision_config(name: str = "default", overrides: list[str] | None = None
     if cfg.crop % 8:
         raise ConfigError(f"crop must be a multiple of 8, got {cfg.crop}")
     return cfg
-
-
-@dataclass
-class Prediction:
-    """What the model says about one image."""
-
-    semantic: np.ndarray  # uint8 [H, W] class ids
-    foreground_prob: np.ndarray  # float32 [H, W]
-    detections: Detections  # every peak above the mAP threshold (0.05)
-    instances: np.ndarray  # int32 [H, W] labels (0 = background)
-    instance_scores: np.ndarray  # float32 [num instances]
 
 
 @torch.no_grad()
@@ -122,9 +111,16 @@ def coco_results(image_id: int, pred: Prediction, category_ids: list[int]) -> tu
 
 def evaluate_split(model: DenseVisionTransformer, samples: list[Sample], cfg: VisionConfig,
                    ground_truth: CocoDataset | None, class_names: list[str]) -> dict[str, float]:
-    """Held-out metrics: mIoU and per-class IoU, foreground IoU; with boxes, COCO mAP and mAP50;
-    with instance masks of one class, instance F1 at IoU 0.5 and mask mAP50."""
+    """Held-out metrics of the model on ``samples`` (see :func:`score_predictions`)."""
     preds = predict_images(model, [s.image for s in samples], cfg.flips, cfg.score_threshold)
+    return score_predictions(preds, samples, cfg.task, ground_truth, class_names)
+
+
+def score_predictions(preds: list[Prediction], samples: list[Sample], task: Task, ground_truth: CocoDataset | None,
+                      class_names: list[str]) -> dict[str, float]:
+    """mIoU and per-class IoU, foreground IoU; with boxes (``ground_truth``), COCO box mAP and mAP50;
+    with instance masks of one class, instance F1 at IoU 0.5 and mask mAP. Ours and every peer
+    are scored by this one function."""
     scores: dict[str, float] = {}
     if all(s.semantic is not None for s in samples):
         k = len(class_names)
@@ -135,7 +131,7 @@ def evaluate_split(model: DenseVisionTransformer, samples: list[Sample], cfg: Vi
         pred_fg = np.concatenate([(p.semantic > 0).ravel() for p in preds])
         true_fg = np.concatenate([(s.semantic > 0).ravel() for s in samples])
         scores["fg_iou"] = foreground_iou(pred_fg, true_fg)
-    if ground_truth is not None and cfg.task != "segment":
+    if ground_truth is not None and task != "segment":
         category_ids = [int(c["id"]) for c in sorted(ground_truth.categories, key=lambda c: c["id"])]
         box_records, mask_records = [], []
         for image, pred in zip(ground_truth.images, preds, strict=True):
