@@ -9,7 +9,9 @@ from __future__ import annotations
 
 NIGHTLY = "0 2 * * *"
 NIGHTLY_LATE = "0 3 * * *"  # an hour after the forecasting retrain: two trainings never share the cores
+NIGHTLY_VISION = "0 4 * * *"  # after molecules, for the same reason
 HOURLY = "0 * * * *"
+HOURLY_VISION = "30 * * * *"
 
 
 def forecasting_deployments() -> list:
@@ -34,8 +36,21 @@ def molecules_deployments() -> list:
                                               "registry": "runs/registry"})]
 
 
+def vision_deployments() -> list:
+    """The vision deployments prefect.yaml declares."""
+    from pipelines.vision import batch_predict, retrain
+
+    return [
+        retrain.to_deployment(name="vision-nightly-retrain", cron=NIGHTLY_VISION,
+                              parameters={"config": "default", "registry": "runs/registry"}),
+        batch_predict.to_deployment(name="vision-hourly-batch", cron=HOURLY_VISION,
+                                    parameters={"input_path": "data/incoming/vision", "output_dir": "runs/vision/batch",
+                                                "registry": "runs/registry"}),
+    ]
+
+
 def all_deployments() -> list:
-    return forecasting_deployments() + molecules_deployments()
+    return forecasting_deployments() + molecules_deployments() + vision_deployments()
 
 
 def serve_all() -> None:

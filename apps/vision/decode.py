@@ -90,7 +90,7 @@ def detections(heat: Tensor, box: Tensor, height: int, width: int, score_thresho
     """Boxes of one image from its heatmap ``[K, h, w]`` (probabilities) and distances ``[4, h, w]``."""
     peaks = heat * (F.max_pool2d(heat[None], 3, 1, 1)[0] == heat)
     scores, flat = peaks.flatten().topk(min(max_detections * 4, peaks.numel()))
-    keep = scores >= score_threshold
+    keep = (scores >= score_threshold) & (scores > 0)  # zeros are cells that are not peaks
     scores, flat = scores[keep], flat[keep]
     cells = heat.shape[-2] * heat.shape[-1]
     labels, cell = flat // cells, flat % cells

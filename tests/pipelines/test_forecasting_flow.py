@@ -109,3 +109,4 @@ def test_prefect_yaml_deploys(prefect_server, tmp_path):
     assert nightly.parameters["config"] == "default"
     assert deployments["forecasting-hourly-batch"].schedules[0].schedule.cron == "0 * * * *"
     assert deployments["molecules-nightly-retrain"].schedules[0].schedule.cron == "0 3 * * *"
+    assert deployments["vision-nightly-retrain"].schedules[0].schedule.cron == "0 4 * * *"

@@ -1,0 +1,51 @@
+"""Detection targets and losses: peaks where the centres are, zero loss for perfect boxes."""
+
+import numpy as np
+import torch
+
+from apps.vision.losses import decode_boxes, detection_targets, focal_heatmap_loss, segmentation_loss
+from apps.vision.model import DenseOutputs
+from apps.vision.losses import LossWeights, dense_loss
+
+
+def test_heatmap_peaks_at_each_box_centre_and_boxes_are_regressed_around_it():
+    boxes = np.array([[8, 8, 24, 20], [40, 36, 60, 60]], np.float32)  # centres (16, 14) and (50, 48)
+    heat, target, weight = detection_targets(boxes, np.array([0, 1]), 64, 64, num_classes=2)
+    assert heat.shape == (2, 16, 16) and target.shape == (4, 16, 16)
+    assert heat[0, 3, 4] == 1.0 and heat[1, 12, 12] == 1.0  # cell = centre // 4
+    assert heat[0].eq(1).sum() == 1 and heat[1].eq(1).sum() == 1
+    assert heat[0, 12, 12] < 0.01  # each class map only holds its own objects
+    assert torch.equal(target[:, 3, 4], torch.tensor([8.0, 8.0, 24.0, 20.0]))
+    assert weight[3, 4] > 0 and weight[0, 15] == 0
+
+
+def test_smaller_box_wins_shared_cells():
+    boxes = np.array([[0, 0, 64, 64], [28, 28, 36, 36]], np.float32)
+    _, target, _ = detection_targets(boxes, np.array([0, 0]), 64, 64, num_classes=1)
+    assert torch.equal(target[:, 7, 7], torch.tensor([28.0, 28.0, 36.0, 36.0]))
+
+
+def test_perfect_distances_give_zero_box_loss():
+    boxes = np.array([[10, 12, 30, 28]], np.float32)
+    heat, target, weight = detection_targets(boxes, np.array([0]), 32, 32, num_classes=1)
+    cy, cx = torch.meshgrid(torch.arange(8) * 4 + 2.0, torch.arange(8) * 4 + 2.0, indexing="ij")
+    exact = torch.stack([cx - 10, cy - 12, 30 - cx, 28 - cy])[None]
+    assert torch.allclose(decode_boxes(exact)[0, :, 4, 4], torch.tensor([10.0, 12.0, 30.0, 28.0]))
+    out = DenseOutputs(seg=torch.zeros(1, 2, 32, 32), heat=torch.zeros(1, 1, 8, 8), box=exact)
+    _, parts = dense_loss(out, None, None, target[None], weight[None], LossWeights())
+    assert parts["box"] < 1e-5
+    _, worse = dense_loss(DenseOutputs(out.seg, out.heat, exact * 0.5), None, None, target[None], weight[None], LossWeights())
+    assert worse["box"] > 0.1
+
+
+def test_focal_and_segmentation_losses_prefer_the_truth():
+    target = torch.zeros(1, 1, 8, 8)
+    target[0, 0, 3, 3] = 1.0
+    good = torch.full_like(target, -8.0)
+    good[0, 0, 3, 3] = 8.0
+    assert focal_heatmap_loss(good, target) < 0.01 < focal_heatmap_loss(torch.zeros_like(target), target)
+    labels = torch.randint(0, 3, (2, 16, 16))
+    perfect = torch.nn.functional.one_hot(labels, 3).permute(0, 3, 1, 2).float() * 20
+    assert segmentation_loss(perfect, labels) < 0.01 < segmentation_loss(torch.zeros_like(perfect), labels)
+    labels[:, :4] = 255  # ignored pixels do not count
+    assert segmentation_loss(perfect, labels) < 0.01
