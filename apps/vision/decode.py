@@ -86,7 +86,7 @@ def dense_predict(model: DenseVisionTransformer, images: Tensor, flips: bool = T
 
 
 def detections(heat: Tensor, box: Tensor, height: int, width: int, score_threshold: float = 0.05,
-               max_detections: int = 100, nms_iou: float = 0.5) -> Detections:
+               max_detections: int = 300, nms_iou: float = 0.5) -> Detections:
     """Boxes of one image from its heatmap ``[K, h, w]`` (probabilities) and distances ``[4, h, w]``."""
     peaks = heat * (F.max_pool2d(heat[None], 3, 1, 1)[0] == heat)
     scores, flat = peaks.flatten().topk(min(max_detections * 4, peaks.numel()))

@@ -6,6 +6,7 @@ reference implementation), on boxes or masks.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
 
@@ -59,7 +60,7 @@ def coco_map(ground_truth: CocoDataset, detections: list[dict], iou_type: str = 
 
     if not detections:
         return {"map": 0.0, "map50": 0.0}
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+    with _quiet():
         gt = COCO()
         gt.dataset = ground_truth.to_dict()
         for ann in gt.dataset["annotations"]:
@@ -69,5 +70,21 @@ def coco_map(ground_truth: CocoDataset, detections: list[dict], iou_type: str = 
         evaluator = COCOeval(gt, dt, iou_type)
         evaluator.evaluate()
         evaluator.accumulate()
-        evaluator.summarize()
-    return {"map": max(float(evaluator.stats[0]), 0.0), "map50": max(float(evaluator.stats[1]), 0.0)}
+    # What COCOeval.summarize() reports as AP and AP50 (all areas, the largest maxDets),
+    # read from the accumulated precision [iou, recall, class, area, maxDets] without its printing.
+    precision = evaluator.eval["precision"][:, :, :, 0, -1]
+    at_50 = precision[int(np.argmin(np.abs(evaluator.params.iouThrs - 0.5)))]
+    mean = lambda p: float(p[p > -1].mean()) if (p > -1).any() else 0.0  # noqa: E731
+    return {"map": mean(precision), "map50": mean(at_50)}
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence pycocotools' progress prints, including when Prefect's ``log_prints`` has replaced ``print``."""
+    original = builtins.print
+    builtins.print = lambda *args, **kwargs: None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        builtins.print = original
