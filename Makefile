@@ -20,7 +20,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
 help:
 	@echo "make test   create .venv if needed, install the pinned stack, run all tests"
-	@echo "make demo   same set-up, then run the forecasting pipeline and print its table against the peers"
+	@echo "make demo   same set-up, then run the forecasting, molecules and vision pipelines and print their tables"
 	@echo "make demo-core  the core encoder-decoder demo (copy/reverse accuracy and speed)"
 	@echo "make bench  install the peers too, run benchmarks/ (writes benchmarks/results/)"
 	@echo "make lock   re-freeze constraints.txt from the current .venv"
@@ -56,6 +56,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/forecasting.py
 	$(PY) benchmarks/molecules.py
 	$(PY) benchmarks/molecules_batch.py
+	$(PY) benchmarks/vision.py
 
 lock: | $(UV)
 	{ echo "# Exact versions of every package, frozen from a working install (Python 3.11, x86_64)."; \

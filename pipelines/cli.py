@@ -8,7 +8,7 @@ import sys
 from shared.errors import SextantError
 
 EXAMPLES = """examples:
-  sextant demo                 # forecasting pipeline end to end, prints the table against the peers
+  sextant demo                 # forecasting, molecules and vision pipelines end to end, with their tables
   sextant demo --core          # the core encoder-decoder demo (copy/reverse)
   sextant serve                # serve every scheduled deployment on this machine
 """
