@@ -44,7 +44,9 @@ def yolo_peer(splits: dict[str, CocoDataset], work_dir: str | Path, epochs: int 
     """Train YOLOv8n from scratch on the train split; test-set box mAP, mAP50, training seconds and images/s.
 
     ``time_hours`` trains for that wall-clock budget instead of ``epochs`` (ultralytics fits its
-    epoch count and learning-rate schedule to the budget), to match our training time."""
+    epoch count and learning-rate schedule to the budget), to match our training time. Early
+    stopping is off (``patience=0``), as it is for ours: the whole budget is used and the best
+    epoch on the valid split is kept."""
     os.environ.setdefault("YOLO_OFFLINE", "1")
     import torch
     from ultralytics import YOLO
@@ -66,7 +68,7 @@ def yolo_peer(splits: dict[str, CocoDataset], work_dir: str | Path, epochs: int 
     model = YOLO("yolov8n.yaml")
     start = time.perf_counter()
     model.train(data=str(work / "data.yaml"), epochs=epochs, imgsz=imgsz, batch=batch, device="cpu", workers=0,
-                pretrained=False, amp=False, plots=False, seed=seed, deterministic=True, project=str(work),
+                pretrained=False, amp=False, plots=False, patience=0, seed=seed, deterministic=True, project=str(work),
                 name="train", exist_ok=True, verbose=False, **({"time": time_hours} if time_hours else {}))
     train_seconds = time.perf_counter() - start
     best = YOLO(str(work / "train" / "weights" / "best.pt"))
