@@ -33,6 +33,8 @@ def write_yolo_split(dataset: CocoDataset, out: Path, split: str) -> None:
         shutil.copyfile(dataset.image_path(image), out / "images" / split / f"{stem}{Path(image.file_name).suffix}")
         lines = []
         for ann in dataset.annotations_for(image.id):
+            if ann.iscrowd:  # ours does not train on crowd regions either
+                continue
             x, y, w, h = ann.bbox
             lines.append(f"{cats[ann.category_id]} {(x + w / 2) / image.width:.6f} {(y + h / 2) / image.height:.6f} "
                          f"{w / image.width:.6f} {h / image.height:.6f}")

@@ -8,7 +8,8 @@ are predicted. Per image the job writes, under the output folder:
 - ``instances/<path>.png``: 16-bit instance labels, for single-class instance models;
 - ``overlays/<path>.png``: masks and boxes drawn on the input;
 
-and one record (size, file names, instance count and the detections as JSON).
+and one record (size, file names, instance count and the detections as JSON,
+each with ``box_xyxy`` corner coordinates in pixels).
 At the end ``detections.coco.json`` gathers every confident detection as a
 COCO file (images, categories, scored box annotations). Reruns skip finished
 shards, so a killed job resumes without losing or duplicating anything.
@@ -17,8 +18,7 @@ shards, so a killed job resumes without losing or duplicating anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -33,16 +33,27 @@ from shared.inference import InferenceSummary, InputRow, RowError, read_outputs,
 from shared.model_folder import LoadedModel
 
 
-def read_rows(path: str | Path) -> Iterator[InputRow]:
-    """One row per image file under ``path`` (a file, a folder, or a .txt/.jsonl manifest)."""
+def read_rows(path: str | Path) -> list[InputRow]:
+    """One row per image file under ``path`` (a file, a folder, or a .txt/.jsonl manifest); the files
+    are listed up front, so a wrong path fails before any work starts, and read when predicted."""
     path = Path(path)
     root = path if path.is_dir() else path.parent
+    rows = []
     for file in resolve_inputs(path, IMAGE_SUFFIXES):
         try:
-            row_id = file.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
+            row_id = file.absolute().relative_to(root.absolute()).as_posix()
+        except ValueError:  # a manifest entry outside the manifest's folder
             row_id = file.as_posix()
-        yield InputRow(row_id, payload=file)
+        rows.append(InputRow(row_id, payload=file))
+    return rows
+
+
+def output_name(row_id: str) -> Path:
+    """Where a row's PNGs go, relative to masks/ and overlays/: the row id with no root, no ``..``
+    and ``.png`` added unless it ends so (``a.jpg`` -> ``a.jpg.png``, so it never meets ``a.png``)."""
+    parts = [("_" if part == ".." else part) for part in PurePosixPath(row_id).parts if part not in ("/", ".")]
+    name = Path(*parts) if parts else Path("_")
+    return name if name.suffix.lower() == ".png" else name.with_name(name.name + ".png")
 
 
 def label_space(loaded: LoadedModel) -> LabelSpace:
@@ -52,7 +63,7 @@ def label_space(loaded: LoadedModel) -> LabelSpace:
 
 def make_predict_fn(loaded: LoadedModel, output_dir: Path, task: str, score_threshold: float, flips: bool):
     model, labels = loaded.model, label_space(loaded)
-    instance_model = len(labels.detection) == 1 and task != "segment"
+    instance_model = len(labels.detection) == 1 and task == "both"
 
     def predict(rows: list[InputRow]) -> list[list[dict] | RowError]:
         results: list[list[dict] | RowError | None] = [None] * len(rows)
@@ -64,10 +75,10 @@ def make_predict_fn(loaded: LoadedModel, output_dir: Path, task: str, score_thre
             except DataError as err:
                 results[i] = RowError(str(err))
         for i, image, pred in zip(where, images, predict_images(model, images, flips, score_threshold), strict=True):
-            stem = Path(rows[i].row_id).with_suffix(".png")
+            stem = output_name(rows[i].row_id)
             record: dict = {"file": str(rows[i].payload), "width": image.shape[1], "height": image.shape[0]}
-            keep = pred.detections.scores >= score_threshold if task != "segment" else np.zeros(0, bool)
-            found = [{"bbox": [round(float(v), 2) for v in box], "score": round(float(score), 4),
+            keep = (pred.detections.scores >= score_threshold) & (task != "segment")
+            found = [{"box_xyxy": [round(float(v), 2) for v in box], "score": round(float(score), 4),
                       "category": labels.detection[int(k)]}
                      for box, score, k in zip(pred.detections.boxes[keep], pred.detections.scores[keep],
                                               pred.detections.labels[keep], strict=True)]
@@ -101,7 +112,7 @@ def write_coco_detections(output_dir: Path, labels: LabelSpace) -> Path:
     for image_id, record in enumerate(read_outputs(output_dir), start=1):
         images.append({"id": image_id, "file_name": record["row_id"], "width": record["width"], "height": record["height"]})
         for found in json.loads(record.get("detections") or "[]"):
-            x0, y0, x1, y1 = found["bbox"]
+            x0, y0, x1, y1 = found["box_xyxy"]
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": ids[found["category"]],
                                 "bbox": [x0, y0, round(x1 - x0, 2), round(y1 - y0, 2)],
                                 "area": round((x1 - x0) * (y1 - y0), 2), "score": found["score"], "iscrowd": 0})

@@ -75,12 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             print(json.dumps(steps.train_model(cfg, data, args.run, resume=args.resume), indent=2))
             return 0
-        out = args.out or str(Path(args.model).resolve().parent.parent / "evaluate")
+        model = Path(args.model)
+        if args.out is None and not model.is_symlink():
+            raise ValueError(f"{model} is not a run's best/last link: pass --out for the evaluation files")
+        out = args.out or str(model.parent / "evaluate")
         result = steps.evaluate_model(cfg, args.model, data, out)
         print(Path(out, "metrics.md").read_text(), end="")
         print(f"tables: {out}/metrics.md; overlays: {result['plot']}")
         return 0
-    except (SextantError, ValueError, FileNotFoundError) as err:
+    except (SextantError, ValueError, OSError, KeyError) as err:
         print(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
         return 2
 

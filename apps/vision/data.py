@@ -32,10 +32,9 @@ class Sample:
     boxes: np.ndarray  # float32 [N, 4] xyxy pixels
     labels: np.ndarray  # int64 [N] 0-based detection class
     masks: np.ndarray | None  # bool [N, H, W] instance masks, when the source has them
-
-    @property
-    def has_boxes(self) -> bool:
-        return self.masks is not None or len(self.boxes) > 0
+    # The source labels boxes (COCO), so an image or crop with none has "no objects" as its
+    # detection target; image + mask folders have no box labels at all.
+    box_labels: bool = True
 
 
 @dataclass
@@ -73,6 +72,8 @@ def samples_from_coco(dataset: CocoDataset, category_index: dict[int, int]) -> l
             semantic = np.zeros((image.height, image.width), dtype=np.uint8)
             for label, mask in zip(labels, masks if masks is not None else [], strict=True):
                 semantic[mask] = label + 1
+            for crowd in (a for a in dataset.annotations_for(image.id) if a.iscrowd and a.segmentation is not None):
+                semantic[annotation_mask(crowd, image.height, image.width).astype(bool)] = IGNORE  # scored by nobody
             masks = masks if masks is not None else np.zeros((0, image.height, image.width), dtype=bool)
         samples.append(Sample(Path(image.file_name).stem, pixels, semantic, boxes, labels, masks))
     return samples
@@ -81,6 +82,10 @@ def samples_from_coco(dataset: CocoDataset, category_index: dict[int, int]) -> l
 def samples_from_folders(images_dir: str | Path, masks_dir: str | Path, num_classes: int) -> list[Sample]:
     """Semantic-only samples from an image folder and a folder of same-named PNG class masks."""
     pairs = pair_folders(images_dir, masks_dir)
+    if pairs.errors:
+        first = pairs.errors[0]
+        raise DataError(f"{len(pairs.errors)} unpaired file(s) in {images_dir} / {masks_dir}, e.g. "
+                        f"{Path(first['path']).name}: {first['reason']}")
     samples = []
     for image_path, mask_path in pairs.pairs:
         name = image_path.stem
@@ -89,7 +94,7 @@ def samples_from_folders(images_dir: str | Path, masks_dir: str | Path, num_clas
         if semantic.shape != image.shape[:2]:
             raise DataError(f"{name}: mask {semantic.shape} and image {image.shape[:2]} differ in size")
         samples.append(Sample(name, image, semantic.astype(np.uint8), np.zeros((0, 4), np.float32),
-                              np.zeros(0, np.int64), None))
+                              np.zeros(0, np.int64), None, box_labels=False))
     return samples
 
 
@@ -183,7 +188,7 @@ def item_tensors(sample: Sample, num_det_classes: int) -> dict:
     item = {"image": torch.from_numpy(np.ascontiguousarray(sample.image))}
     if sample.semantic is not None:
         item["semantic"] = torch.from_numpy(np.ascontiguousarray(sample.semantic)).long()
-    if sample.has_boxes:
+    if sample.box_labels:
         heat, box_target, weight = detection_targets(sample.boxes, sample.labels, h, w, num_det_classes)
         item.update(heat=heat, box_target=box_target, box_weight=weight)
     return item

@@ -52,9 +52,11 @@ def _flip(out: DenseOutputs, horizontal: bool) -> DenseOutputs:
 
 
 def _padded(images: Tensor) -> tuple[Tensor, int, int]:
-    h, w = images.shape[-2:]
+    """``uint8 [B, H, W, 3]`` padded with black at the bottom and right to multiples of 8 (as training
+    crops are padded), with the original height and width."""
+    h, w = images.shape[1:3]
     ph, pw = -h % STRIDE, -w % STRIDE
-    return (F.pad(images, (0, pw, 0, ph)) if ph or pw else images), h, w
+    return (F.pad(images, (0, 0, 0, pw, 0, ph)) if ph or pw else images), h, w
 
 
 @torch.no_grad()
@@ -62,10 +64,12 @@ def dense_predict(model: DenseVisionTransformer, images: Tensor, flips: bool = T
     """Probabilities, not logits: ``seg`` softmax ``[B, C, H, W]``, ``heat`` sigmoid, ``box`` distances.
 
     ``images`` is ``uint8 [B, H, W, 3]``. With ``flips`` the model also sees the image flipped
-    left-right, up-down and both, and the four outputs are averaged.
+    left-right, up-down and both, and the four outputs are averaged (exactly flip-equivariant for
+    sides that are multiples of 8; otherwise the padding sits on one side only).
     """
     model.eval()
-    x, h, w = _padded(normalise(images))
+    padded, h, w = _padded(images)
+    x = normalise(padded)
     variants = [(False, False), (True, False), (False, True), (True, True)] if flips else [(False, False)]
     seg = heat = box = None
     for hflip, vflip in variants:
@@ -120,9 +124,10 @@ def instance_labels(foreground: np.ndarray, heat: np.ndarray, found: Detections,
         cy, cx = int(min(max((y0 + y1) / 2, 0), height - 1)), int(min(max((x0 + x1) / 2, 0), width - 1))
         if foreground[cy, cx] and markers[cy, cx] == 0:
             markers[cy, cx] = i
-    elevation = -np.asarray(F.interpolate(torch.from_numpy(heat)[None, None].float(), size=(height, width),
-                                          mode="bilinear", align_corners=False)[0, 0])
-    seeded = watershed(elevation, markers, mask=foreground) if markers.any() else np.zeros_like(markers)
+    # each heat cell covers DET_STRIDE pixels; the grid may overhang the image by up to 3 pixels
+    upsampled_heat = np.asarray(F.interpolate(torch.from_numpy(heat)[None, None].float(), scale_factor=DET_STRIDE,
+                                              mode="bilinear", align_corners=False)[0, 0, :height, :width])
+    seeded = watershed(-upsampled_heat, markers, mask=foreground) if markers.any() else np.zeros_like(markers)
     labels = np.zeros((height, width), dtype=np.int32)
     scores: list[float] = []
     for old in np.unique(seeded):
@@ -134,6 +139,6 @@ def instance_labels(foreground: np.ndarray, heat: np.ndarray, found: Detections,
     for k in range(1, count + 1):
         piece = orphans == k
         if piece.sum() >= min_area:
-            scores.append(float(-elevation[piece].max()))
+            scores.append(float(upsampled_heat[piece].max()))
             labels[piece] = len(scores)
     return labels, np.asarray(scores, dtype=np.float32)

@@ -2,7 +2,7 @@
 
 Detection follows TTFNet: each ground-truth box puts an elliptical Gaussian
 (sigma = ``alpha`` x box side / 6) on its class's heatmap, peaking at 1 in the
-cell holding its centre; the box regression is trained at every cell inside
+cell nearest its centre (a centre exactly on a cell border may go to either side); the box regression is trained at every cell inside
 that Gaussian, weighted by it (each box's weights sum to log(area), so large
 boxes count a little more, not quadratically more), with the generalized IoU
 loss from ``torchvision.ops``. Where two boxes' Gaussians overlap, the cell

@@ -32,7 +32,9 @@ def draw_boxes(image: np.ndarray, boxes: np.ndarray, labels: list[str] | None = 
     draw = ImageDraw.Draw(canvas)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         colour = tuple(int(c) for c in PALETTE[int(colour_ids[i] if colour_ids is not None else 0) % len(PALETTE)])
-        draw.rectangle([x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1], outline=colour, width=max(1, scale // 2))
+        left, top = x0 * scale, y0 * scale
+        right, bottom = max(x1 * scale - 1, left), max(y1 * scale - 1, top)  # zero-width boxes are valid COCO
+        draw.rectangle([left, top, right, bottom], outline=colour, width=max(1, scale // 2))
         if labels:
             draw.text((x0 * scale + 2, y0 * scale + 1), labels[i], fill=colour)
     return np.asarray(canvas)

@@ -47,7 +47,9 @@ def dataset_key(cfg: VisionConfig) -> str:
         s = cfg.scenes
         return f"scenes-{s.images}-{cfg.scenes_valid}-{cfg.scenes_test}-{s.size}-s{s.seed}"
     if cfg.dataset in ("coco", "folders"):
-        spec = json.dumps({"coco": cfg.coco, "folders": cfg.folders, "classes": cfg.classes}, sort_keys=True)
+        resolved = {"coco": {k: str(Path(v).resolve()) for k, v in cfg.coco.items()},
+                    "folders": {k: [str(Path(p).resolve()) for p in v] for k, v in cfg.folders.items()}}
+        spec = json.dumps({**resolved, "classes": cfg.classes}, sort_keys=True)
         return f"{cfg.dataset}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
     raise DataError(f"unknown dataset {cfg.dataset!r}; use nuclei, scenes, coco or folders")
 
@@ -100,8 +102,8 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
         truth = {s: load_coco(spec["splits"][s]) for s in SPLITS}
         labels, index = coco_label_space(truth["train"])
         for split in ("valid", "test"):
-            if coco_label_space(truth[split])[0] != labels:
-                raise DataError(f"{split} has other categories than train")
+            if coco_label_space(truth[split])[1] != index or coco_label_space(truth[split])[0] != labels:
+                raise DataError(f"{split} has other categories (ids or names) than train")
         return PreparedData({s: samples_from_coco(truth[s], index) for s in SPLITS}, truth, labels)
     classes = spec["classes"]
     samples = {s: samples_from_folders(*spec["splits"][s], num_classes=len(classes)) for s in SPLITS}

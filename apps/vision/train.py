@@ -18,7 +18,7 @@ from torch import nn
 from apps.vision.coco import CocoDataset, mask_to_segmentation
 from apps.vision.data import Sample, TrainingImages, collate
 from apps.vision.decode import Detections, Prediction, dense_predict, detections, instance_labels
-from apps.vision.losses import LossWeights, dense_loss
+from apps.vision.losses import IGNORE, LossWeights, dense_loss
 from apps.vision.metrics import coco_map, confusion_matrix, foreground_iou, instance_f1, iou_per_class
 from apps.vision.model import DenseVisionTransformer, VisionModelConfig, normalise
 from apps.vision.scenes import SceneConfig
@@ -118,18 +118,20 @@ def evaluate_split(model: DenseVisionTransformer, samples: list[Sample], cfg: Vi
 
 def score_predictions(preds: list[Prediction], samples: list[Sample], task: Task, ground_truth: CocoDataset | None,
                       class_names: list[str]) -> dict[str, float]:
-    """mIoU and per-class IoU, foreground IoU; with boxes (``ground_truth``), COCO box mAP and mAP50;
-    with instance masks of one class, instance F1 at IoU 0.5 and mask mAP. Ours and every peer
-    are scored by this one function."""
+    """What ``task`` covers: class maps (``segment``, ``both``): mIoU, per-class IoU, foreground IoU;
+    boxes (``detect``, ``both``; needs ``ground_truth``): COCO box mAP and mAP50; instances (``both``,
+    one class with masks): instance F1 at IoU 0.5 and mask mAP. Ours and every peer are scored by
+    this one function. Pixels labelled 255 (padding, crowd regions) count for nobody."""
     scores: dict[str, float] = {}
-    if all(s.semantic is not None for s in samples):
+    if task != "detect" and all(s.semantic is not None for s in samples):
         k = len(class_names)
         confusion = sum(confusion_matrix(p.semantic, s.semantic, k, ignore_index=255) for p, s in zip(preds, samples, strict=True))
         per_class = iou_per_class(confusion)
         scores["miou"] = float(np.nanmean(per_class))
         scores.update({f"iou_{name}": float(v) for name, v in zip(class_names, per_class, strict=True)})
-        pred_fg = np.concatenate([(p.semantic > 0).ravel() for p in preds])
-        true_fg = np.concatenate([(s.semantic > 0).ravel() for s in samples])
+        scored = [s.semantic != IGNORE for s in samples]
+        pred_fg = np.concatenate([(p.semantic > 0)[keep] for p, keep in zip(preds, scored, strict=True)])
+        true_fg = np.concatenate([(s.semantic > 0)[keep] for s, keep in zip(samples, scored, strict=True)])
         scores["fg_iou"] = foreground_iou(pred_fg, true_fg)
     if ground_truth is not None and task != "segment":
         category_ids = [int(c["id"]) for c in sorted(ground_truth.categories, key=lambda c: c["id"])]
@@ -139,7 +141,7 @@ def score_predictions(preds: list[Prediction], samples: list[Sample], task: Task
             box_records += boxes
             mask_records += masks
         scores.update({f"box_{k}": v for k, v in coco_map(ground_truth, box_records).items()})
-        if len(category_ids) == 1 and all(s.masks is not None for s in samples):
+        if task == "both" and len(category_ids) == 1 and all(s.masks is not None for s in samples):
             scores.update({f"mask_{k}": v for k, v in coco_map(ground_truth, mask_records, "segm").items()})
             tp = n_pred = n_true = 0
             for pred, sample in zip(preds, samples, strict=True):
@@ -164,7 +166,7 @@ class Fitted:
 def fit(cfg: VisionConfig, train: list[Sample], valid: list[Sample], valid_truth: CocoDataset | None,
         class_names: list[str], det_names: list[str], out_dir: str | Path, resume: bool = False) -> Fitted:
     """Train on ``train``, keep the checkpoint with the best validation score."""
-    detect = cfg.task != "segment" and all(s.has_boxes for s in train)
+    detect = cfg.task != "segment" and all(s.box_labels for s in train)
     segment = cfg.task != "detect" and all(s.semantic is not None for s in train)
     if not detect and not segment:
         raise ConfigError(f"task={cfg.task}: the training data has no labels for it")

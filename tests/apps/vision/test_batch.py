@@ -52,3 +52,28 @@ def test_a_killed_job_resumes_without_losing_or_duplicating(tiny_vision, tmp_pat
     after = read_outputs(tmp_path / "out")
     assert [r["row_id"] for r in after] == [r["row_id"] for r in before]
     assert after == before
+
+
+def test_output_names_stay_inside_the_output_folder():
+    from apps.vision.batch import output_name
+
+    assert output_name("a/b.png") == Path("a/b.png")
+    assert output_name("a/b.jpg") == Path("a/b.jpg.png")  # never collides with a/b.png
+    assert output_name("/abs/x.png") == Path("abs/x.png")
+    assert output_name("../../etc/x.tif") == Path("_/_/etc/x.tif.png")
+
+
+def test_manifest_entries_outside_its_folder_never_overwrite_inputs(tiny_vision, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    tile = sorted(Path(tiny_vision["data"], "test").glob("*.png"))[0]
+    shutil.copy(tile, outside / "x.png")
+    before = (outside / "x.png").read_bytes()
+    (tmp_path / "lists").mkdir()
+    manifest = tmp_path / "lists" / "m.txt"
+    manifest.write_text(f"{outside / 'x.png'}\n../elsewhere/x.png\n")
+    out = tmp_path / "out"
+    summary = predict_folder(load_model(tiny_vision["model_dir"]), manifest, out, progress=False)
+    assert summary.succeeded == 2
+    assert (outside / "x.png").read_bytes() == before
+    assert all(Path(out / r["overlay"]).resolve().is_relative_to(out.resolve()) for r in read_outputs(out))

@@ -19,10 +19,13 @@ def test_evaluate_prints_ours_next_to_the_peer(tiny_vision, tmp_path, capsys):
     assert (tmp_path / "ev/test_overlays.png").stat().st_size > 1000
 
 
-def test_bad_input_is_one_line_error(tmp_path, capsys):
-    assert main(["predict", str(tmp_path / "missing"), "--model", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+def test_bad_input_is_one_line_error(tiny_vision, tmp_path, capsys):
+    model = tiny_vision["model_dir"]
+    assert main(["predict", str(tmp_path / "missing"), "--model", model, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: input not found") and len(err.strip().splitlines()) == 1
+    assert main(["predict", str(tmp_path), "--model", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")  # not a model folder
     assert main(["train", "--config", "tiny", "--set", "dataset=coco", "--data", str(tmp_path)]) == 2
     assert "coco needs instances files" in capsys.readouterr().err
 
