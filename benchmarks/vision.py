@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one split, 40 steps: checks the script, not the models")
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="nuclei tile-split seeds")
     parser.add_argument("--no-scenes", action="store_true")
+    parser.add_argument("--reuse-nuclei", action="store_true",
+                        help="keep the nuclei runs of the existing vision.json and rerun only the scenes")
     parser.add_argument("--work", default="runs/bench/vision")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
@@ -104,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
                                 "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()},
                     "nuclei": [], "scenes": None}
-    for seed in seeds:
+    if args.reuse_nuclei:
+        report["nuclei"] = json.loads((Path(args.out) / "vision.json").read_text())["nuclei"]
+        seeds = [int(run["overrides"][0].split("=")[1]) for run in report["nuclei"]]
+    for seed in [] if args.reuse_nuclei else seeds:
         print(f"== nuclei, tile split seed {seed}", flush=True)
         report["nuclei"].append(run_one("default", [f"seed={seed}", *quick], work / f"nuclei-{seed}", 128))
     if not args.no_scenes:
