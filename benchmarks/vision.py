@@ -36,7 +36,8 @@ from benchmarks.vision_yolo import yolo_peer  # noqa: E402
 from shared.model_folder import load_model  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-METRICS = ("instance_f1", "fg_iou", "box_map50", "box_map", "mask_map50", "miou")
+COLUMNS = ("instance_f1", "fg_iou", "box_map50", "box_map", "mask_map50", "miou", "train_seconds", "steps", "epochs",
+           "images_per_second")
 
 
 def _speed(fn, images: list[np.ndarray]) -> float:
@@ -80,13 +81,8 @@ def mean_rows(runs: list[dict]) -> dict[str, dict[str, float]]:
 
 
 def markdown(title: str, rows: dict[str, dict[str, float]]) -> str:
-    keys = [k for k in (*METRICS, "train_seconds", "steps", "epochs", "images_per_second")
-            if any(k in r for r in rows.values())]
-    lines = [f"### {title}", "", "| model | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
-    for name, row in rows.items():
-        cells = [("–" if k not in row else f"{row[k]:.0f}" if k in ("steps", "epochs") else f"{row[k]:.3f}") for k in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    table = [{"model": name, **row} for name, row in rows.items()]
+    return f"### {title}\n\n" + steps.markdown_table(table, COLUMNS)
 
 
 def main(argv: list[str] | None = None) -> int:

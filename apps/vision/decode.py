@@ -39,7 +39,6 @@ class Prediction:
     """What the model says about one image."""
 
     semantic: np.ndarray  # uint8 [H, W] class ids
-    foreground_prob: np.ndarray  # float32 [H, W]
     detections: Detections  # every peak above the mAP threshold (0.05)
     instances: np.ndarray  # int32 [H, W] labels (0 = background)
     instance_scores: np.ndarray  # float32 [num instances]

@@ -57,6 +57,6 @@ def otsu_predictions(images: list[np.ndarray]) -> list[Prediction]:
         relabelled = np.zeros_like(labels)
         for new, i in enumerate(ids, start=1):
             relabelled[labels == i] = new
-        preds.append(Prediction((labels > 0).astype(np.uint8), (labels > 0).astype(np.float32), found, relabelled,
+        preds.append(Prediction((labels > 0).astype(np.uint8), found, relabelled,
                                 np.ones(len(ids), np.float32)))
     return preds

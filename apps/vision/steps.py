@@ -54,9 +54,14 @@ def dataset_key(cfg: VisionConfig) -> str:
     raise DataError(f"unknown dataset {cfg.dataset!r}; use nuclei, scenes, coco or folders")
 
 
+def prepared_dir(cfg: VisionConfig, data_root: str | Path | None = None) -> Path:
+    """Where the dataset ``cfg`` names is (or will be) prepared."""
+    return Path(data_root or cfg.cache_dir) / dataset_key(cfg)
+
+
 def prepare_data(cfg: VisionConfig, data_root: str | Path | None = None) -> str:
     """Build (or reference) the dataset's splits; returns the prepared folder."""
-    out = Path(data_root or cfg.cache_dir) / dataset_key(cfg)
+    out = prepared_dir(cfg, data_root)
     if cfg.dataset == "nuclei":
         files = {s: str(p) for s, p in build_nuclei_coco(out, tile=cfg.tile, seed=cfg.seed).items()}
         spec = {"kind": "coco", "splits": files, "source": "stardist img2d/mask2d (BSD-3-Clause), tiled"}
@@ -82,7 +87,7 @@ def prepare_data(cfg: VisionConfig, data_root: str | Path | None = None) -> str:
 
 def ensure_prepared(cfg: VisionConfig, data_root: str | Path | None = None) -> str:
     """The prepared folder, built only when it does not exist yet (``prepare`` always rebuilds)."""
-    out = Path(data_root or cfg.cache_dir) / dataset_key(cfg)
+    out = prepared_dir(cfg, data_root)
     return str(out) if (out / "dataset.json").is_file() else prepare_data(cfg, data_root)
 
 
@@ -102,7 +107,7 @@ def load_prepared(data_dir: str | Path) -> PreparedData:
         truth = {s: load_coco(spec["splits"][s]) for s in SPLITS}
         labels, index = coco_label_space(truth["train"])
         for split in ("valid", "test"):
-            if coco_label_space(truth[split])[1] != index or coco_label_space(truth[split])[0] != labels:
+            if coco_label_space(truth[split]) != (labels, index):
                 raise DataError(f"{split} has other categories (ids or names) than train")
         return PreparedData({s: samples_from_coco(truth[s], index) for s in SPLITS}, truth, labels)
     classes = spec["classes"]
@@ -180,13 +185,17 @@ def evaluate_model(cfg: VisionConfig, model_dir: str | Path, data_dir: str | Pat
 
 
 HEADLINE = ("instance_f1", "fg_iou", "box_map50", "box_map", "mask_map50", "miou", "images_per_second")
+COUNTS = ("steps", "epochs")  # shown as whole numbers
 
 
-def markdown_table(table: list[dict]) -> str:
-    keys = [k for k in HEADLINE if any(k in row for row in table)]
-    lines = ["| model | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+def markdown_table(table: list[dict], columns: tuple[str, ...] = HEADLINE) -> str:
+    """A markdown table with one row per ``{"model": name, metric: value, ...}``: the ``columns`` some
+    row has, numbers to 3 decimals (counts whole), "–" where a row lacks one."""
+    keys = [k for k in columns if any(k in row for row in table)]
+    lines = ["| model | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
     for row in table:
-        cells = [f"{row[k]:.3f}" if isinstance(row.get(k), float) else "–" for k in keys]
+        cells = [("–" if not isinstance(row.get(k), (int, float)) else f"{row[k]:.0f}" if k in COUNTS
+                  else f"{row[k]:.3f}") for k in keys]
         lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

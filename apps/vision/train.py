@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from apps.vision.coco import CocoDataset, mask_to_segmentation
+from apps.vision.coco import CocoDataset, instances_from_labels, mask_to_segmentation
 from apps.vision.data import Sample, TrainingImages, collate
 from apps.vision.decode import Detections, Prediction, dense_predict, detections, instance_labels
 from apps.vision.losses import IGNORE, LossWeights, dense_loss
@@ -81,15 +81,15 @@ def predict_images(model: DenseVisionTransformer, images: list[np.ndarray], flip
                 found = detections(out.heat[j], out.box[j], h, w)
                 seeds = Detections(*(a[found.scores >= score_threshold] for a in (found.boxes, found.scores, found.labels)))
                 semantic = out.seg[j].argmax(0).numpy().astype(np.uint8)
-                fg_prob = (1 - out.seg[j, 0]).numpy()
                 labels, scores = instance_labels(semantic > 0, out.heat[j].sum(0).numpy(), seeds)
-                results[i] = Prediction(semantic, fg_prob, found, labels, scores)
+                results[i] = Prediction(semantic, found, labels, scores)
     return results  # type: ignore[return-value]
 
 
 def _masks(labels: np.ndarray) -> np.ndarray:
-    ids = [i for i in np.unique(labels) if i]
-    return np.stack([labels == i for i in ids]) if ids else np.zeros((0, *labels.shape), bool)
+    """The instances of a label image as a bool stack ``[N, H, W]``."""
+    found = instances_from_labels(labels)
+    return np.stack([mask for _, mask in found]) if found else np.zeros((0, *labels.shape), bool)
 
 
 def _instance_mask_matrix(sample: Sample) -> np.ndarray:
@@ -121,11 +121,11 @@ def score_predictions(preds: list[Prediction], samples: list[Sample], task: Task
     """What ``task`` covers: class maps (``segment``, ``both``): mIoU, per-class IoU, foreground IoU;
     boxes (``detect``, ``both``; needs ``ground_truth``): COCO box mAP and mAP50; instances (``both``,
     one class with masks): instance F1 at IoU 0.5 and mask mAP. Ours and every peer are scored by
-    this one function. Pixels labelled 255 (padding, crowd regions) count for nobody."""
+    this one function. Pixels labelled ``IGNORE`` (padding, crowd regions) count for nobody."""
     scores: dict[str, float] = {}
     if task != "detect" and all(s.semantic is not None for s in samples):
         k = len(class_names)
-        confusion = sum(confusion_matrix(p.semantic, s.semantic, k, ignore_index=255) for p, s in zip(preds, samples, strict=True))
+        confusion = sum(confusion_matrix(p.semantic, s.semantic, k, ignore_index=IGNORE) for p, s in zip(preds, samples, strict=True))
         per_class = iou_per_class(confusion)
         scores["miou"] = float(np.nanmean(per_class))
         scores.update({f"iou_{name}": float(v) for name, v in zip(class_names, per_class, strict=True)})
