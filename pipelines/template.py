@@ -52,8 +52,9 @@ def register_pipeline(pipeline: DomainPipeline) -> DomainPipeline:
 
 
 def get_pipeline(name: str) -> DomainPipeline:
+    """The pipeline registered as ``name``; ``<domain>`` and ``<domain>-<variant>`` live in ``pipelines/<domain>.py``."""
     if name not in _PIPELINES:
-        importlib.import_module(f"pipelines.{name}")
+        importlib.import_module(f"pipelines.{name.split('-')[0]}")
     return _PIPELINES[name]
 
 

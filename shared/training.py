@@ -139,6 +139,28 @@ def epoch_batches(num_items: int, batch_size: int, seed: int, epoch: int) -> lis
     return [order[i : i + batch_size] for i in range(0, usable, batch_size)]
 
 
+def length_bucketed_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int,
+                            bucket_batches: int = 50) -> list[list[int]]:
+    """Batches of similar-length items (little padding), still a pure function of (seed, epoch).
+
+    Items are shuffled, cut into windows of ``bucket_batches * batch_size``, sorted by length
+    inside each window and cut into batches; the batches are then shuffled.
+    """
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    window = bucket_batches * batch_size
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    if len(order) >= batch_size:
+        batches = [b for b in batches if len(b) == batch_size] or batches
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+BatchesFn = Callable[[int, int, int, int], list[list[int]]]
+
+
 class Trainer:
     """Fits ``model`` by minimising ``loss_fn(model, batch)``.
 
@@ -148,6 +170,8 @@ class Trainer:
     last evaluation is monitored as ``train_loss``. ``builder``,
     ``model_config`` and ``tokenizer`` make each checkpoint a loadable model
     folder. ``callbacks`` are called as ``cb(trainer, step)`` after each step.
+    ``batches_fn`` orders each epoch (default: shuffled fixed-size batches; see
+    :func:`length_bucketed_batches` for variable-length data).
     """
 
     def __init__(
@@ -163,6 +187,7 @@ class Trainer:
         tokenizer: Tokenizer | None = None,
         metadata: dict[str, Any] | None = None,
         callbacks: Sequence[Callable[[Trainer, int], None]] = (),
+        batches_fn: BatchesFn = epoch_batches,
     ):
         self.model = model
         self.cfg = cfg
@@ -175,6 +200,7 @@ class Trainer:
         self.tokenizer = tokenizer
         self.metadata = metadata or {}
         self.callbacks = list(callbacks)
+        self.batches_fn = batches_fn  # (num_items, batch_size, seed, epoch) -> index batches
         self.optimizer = make_optimizer(model, cfg)
         self.state = _State()
 
@@ -280,7 +306,7 @@ class Trainer:
         bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not cfg.progress, desc="train",
                    dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
         while state.step < cfg.max_steps and not stopped_early:
-            batches = epoch_batches(len(train_data), cfg.batch_size, cfg.seed, state.epoch)[state.batch_in_epoch :]
+            batches = self.batches_fn(len(train_data), cfg.batch_size, cfg.seed, state.epoch)[state.batch_in_epoch :]
             # A private generator: a new iterator must not draw from the global RNG
             # (it would shift dropout masks after a resume).
             loader = DataLoader(train_data, batch_sampler=batches, collate_fn=self.collate_fn,

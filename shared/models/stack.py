@@ -7,6 +7,8 @@ place where padding, causality, positions and the KV cache meet.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import Tensor, nn
 
 from shared.layers.block import TransformerBlock
@@ -20,8 +22,11 @@ from shared.models.config import TransformerConfig
 class TransformerStack(nn.Module):
     """``num_layers`` pre-norm blocks plus positions and a final norm."""
 
-    def __init__(self, cfg: TransformerConfig, num_layers: int, causal: bool, cross_attention: bool):
+    def __init__(self, cfg: TransformerConfig, num_layers: int, causal: bool, cross_attention: bool,
+                 interleaved: Sequence[nn.Module] | None = None):
         super().__init__()
+        if interleaved is not None and len(interleaved) != num_layers:
+            raise ValueError(f"{len(interleaved)} interleaved modules for {num_layers} layers")
         self.causal = causal
         head_dim = cfg.d_model // cfg.n_heads
         self.additive_position = make_additive_position(cfg.position, cfg.d_model, cfg.max_len)
@@ -35,6 +40,9 @@ class TransformerStack(nn.Module):
             )
             for _ in range(num_layers)
         )
+        # Optional residual modules run after each block as x + m(x, padding_mask), e.g. the
+        # convolution modules of a Conformer; encoder-only (they see the whole sequence).
+        self.interleaved = nn.ModuleList(interleaved) if interleaved is not None else None
         self.final_norm = make_norm(cfg.norm, cfg.d_model)
 
     def forward(
@@ -71,6 +79,8 @@ class TransformerStack(nn.Module):
                 cache.cross_attn[i] if cache is not None else None,
                 offset,
             )
+            if self.interleaved is not None:
+                x = x + self.interleaved[i](x, padding_mask)
         return self.final_norm(x)
 
 
