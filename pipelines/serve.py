@@ -10,8 +10,11 @@ from __future__ import annotations
 NIGHTLY = "0 2 * * *"
 NIGHTLY_LATE = "0 3 * * *"  # an hour after the forecasting retrain: two trainings never share the cores
 NIGHTLY_VISION = "0 4 * * *"  # after molecules, for the same reason
+NIGHTLY_SPEECH_ASR = "0 5 * * *"  # after vision; ASR and TTS an hour apart
+NIGHTLY_SPEECH_TTS = "0 6 * * *"
 HOURLY = "0 * * * *"
 HOURLY_VISION = "30 * * * *"
+HOURLY_SPEECH = "15 * * * *"
 
 
 def forecasting_deployments() -> list:
@@ -49,8 +52,23 @@ def vision_deployments() -> list:
     ]
 
 
+def speech_deployments() -> list:
+    """The speech deployments prefect.yaml declares."""
+    from pipelines.speech import batch_transcribe, retrain_asr, retrain_tts
+
+    return [
+        retrain_asr.to_deployment(name="speech-asr-nightly-retrain", cron=NIGHTLY_SPEECH_ASR,
+                                  parameters={"config": "default", "registry": "runs/registry"}),
+        retrain_tts.to_deployment(name="speech-tts-nightly-retrain", cron=NIGHTLY_SPEECH_TTS,
+                                  parameters={"config": "default", "registry": "runs/registry"}),
+        batch_transcribe.to_deployment(name="speech-hourly-transcribe", cron=HOURLY_SPEECH,
+                                       parameters={"input_path": "data/incoming/speech",
+                                                   "output_dir": "runs/speech/batch", "registry": "runs/registry"}),
+    ]
+
+
 def all_deployments() -> list:
-    return forecasting_deployments() + molecules_deployments() + vision_deployments()
+    return forecasting_deployments() + molecules_deployments() + vision_deployments() + speech_deployments()
 
 
 def serve_all() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,7 +239,8 @@ def build_fillets_set(out_dir: str | Path, language: str = "nl", valid_levels: l
     split_of = {level: split for split, names in levels.items() for level in names}
     entries: dict[str, list[ManifestEntry]] = {split: [] for split in SPLITS}
     skipped = []
-    for u in tqdm(utterances, desc=f"fillets {language}", unit="utt", disable=not progress):
+    for u in tqdm(utterances, desc=f"fillets {language}", unit="utt", disable=not progress,
+                  mininterval=0.5 if sys.stderr.isatty() else 30.0):
         wav = out / u.level / f"{u.id}.wav"
         seconds = _duration(wav) if wav.is_file() else None
         if seconds is None:

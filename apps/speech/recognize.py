@@ -89,7 +89,7 @@ class Recognizer:
             flush()
         return out  # type: ignore[return-value]
 
-    def _decode_ids(self, log_probs: torch.Tensor) -> list[int]:
+    def decode_ids(self, log_probs: torch.Tensor) -> list[int]:
         d = self.decode
         if d.method == "greedy":
             return greedy_decode(log_probs.numpy())
@@ -117,7 +117,7 @@ class Recognizer:
             words: list[list[dict] | None] = [None] * len(pieces)
         else:
             log_probs = self.log_probs([p for _, _, p in pieces])
-            texts = [self.tokenizer.decode(self._decode_ids(lp)) for lp in log_probs]
+            texts = [self.tokenizer.decode(self.decode_ids(lp)) for lp in log_probs]
             words = [self.word_timings(lp, text, start / SAMPLE_RATE) if align else None
                      for (_, start, _), lp, text in zip(pieces, log_probs, texts, strict=True)]
         results = [Transcript("", len(a) / SAMPLE_RATE, [] if align else None) for a in audios]

@@ -9,6 +9,7 @@ never a validation or test sentence).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
@@ -18,6 +19,7 @@ import numpy as np
 
 from apps.speech.asr import fit_asr
 from apps.speech.audio import SAMPLE_RATE, read_audio, write_wav
+from apps.speech.batch import synthesize_paths, transcribe_paths
 from apps.speech.config import SpeechConfig, load_speech_config
 from apps.speech.corpus import english_sentences, sentence_splits, shared_data_dir
 from apps.speech.data import Utterance, utterances
@@ -26,12 +28,12 @@ from apps.speech.manifest import ManifestEntry, read_manifest
 from apps.speech.metrics import cer, mel_cepstral_distortion, wer
 from apps.speech.peers import PocketSphinx
 from apps.speech.plots import spectrogram_png
-from apps.speech.batch import synthesize_paths, transcribe_paths
 from apps.speech.recognize import DecodeConfig, Recognizer, timed_transcribe
 from apps.speech.synth import build_speech_set
 from apps.speech.tts import Synthesizer, fit_tts
 from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import ConfigError, DataError
+from shared.reporting import markdown_table as format_table
 
 SPLITS = ("train", "valid", "test")
 PEERS = ("pocketsphinx",)
@@ -49,8 +51,6 @@ def dataset_key(cfg: SpeechConfig) -> str:
     if cfg.dataset == "fillets":
         return f"fillets-{cfg.fillets.language}-s{cfg.fillets.seed}"
     if cfg.dataset == "manifest":
-        import hashlib
-
         spec = json.dumps({k: str(Path(v).resolve()) for k, v in sorted(cfg.manifests.items())})
         return f"manifest-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
     raise DataError(f"unknown dataset {cfg.dataset!r}; use english, fillets or manifest")
@@ -160,8 +160,15 @@ def train_model(cfg: SpeechConfig, data_dir: str | Path, run_dir: str | Path, re
     valid = utterances(load_split(data_dir, "valid"))
     fitted = fit_asr(cfg.asr, train, valid, run_dir, _lm_texts(data_dir, train), resume,
                      metadata={"dataset": cfg.dataset, "language": cfg.language})
-    return {"model_dir": str(fitted.model_dir), "val_metric": fitted.result.best_metric, "steps": fitted.result.step,
-            "train_seconds": fitted.result.seconds, "train_hours": round(sum(u.duration for u in train) / 3600, 3)}
+    return _summary(run_dir, {"model_dir": str(fitted.model_dir), "val_metric": fitted.result.best_metric,
+                              "steps": fitted.result.step, "train_seconds": fitted.result.seconds,
+                              "train_hours": round(sum(u.duration for u in train) / 3600, 3)})
+
+
+def _summary(run_dir: str | Path, summary: dict) -> dict:
+    """Keep the training summary next to the run (``train_summary.json``) and return it."""
+    atomic_write_text(Path(run_dir) / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
 
 
 def _tts_split(data_dir: str | Path, split: str, voice: str) -> list[Utterance]:
@@ -177,10 +184,11 @@ def train_tts(cfg: SpeechConfig, data_dir: str | Path, run_dir: str | Path, resu
         raise ConfigError("TTS uses the English phoneme front end: train it on dataset=english or English manifests")
     train, valid = _tts_split(data_dir, "train", cfg.tts_voice), _tts_split(data_dir, "valid", cfg.tts_voice)
     fitted = fit_tts(cfg.tts, train, valid, run_dir, resume)
-    return {"model_dir": str(fitted.model_dir), "aligner_dir": str(fitted.aligner_dir),
-            "aligner_val_per": fitted.aligner_per, "val_metric": fitted.result.best_metric,
-            "steps": fitted.result.step, "train_seconds": fitted.result.seconds,
-            "train_hours": round(sum(u.duration for u in train) / 3600, 3)}
+    return _summary(run_dir, {"model_dir": str(fitted.model_dir), "aligner_dir": str(fitted.aligner_dir),
+                              "aligner_val_per": fitted.aligner_per, "val_metric": fitted.result.best_metric,
+                              "steps": fitted.result.step, "train_seconds": fitted.result.seconds,
+                              "aligner_seconds": fitted.aligner_seconds,
+                              "train_hours": round(sum(u.duration for u in train) / 3600, 3)})
 
 
 def _test_groups(cfg: SpeechConfig, data_dir: str | Path) -> dict[str, list[ManifestEntry]]:
@@ -303,21 +311,8 @@ COUNTS = ("utterances",)
 
 
 def markdown_table(table: list[dict], columns: tuple[str, ...] = HEADLINE) -> str:
-    """One row per ``{"model": name, ...}``: the ``columns`` some row has; numbers to 3 decimals."""
-    keys = [k for k in columns if any(k in row for row in table)]
-    lines = ["| model | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
-    for row in table:
-        cells = []
-        for k in keys:
-            v = row.get(k)
-            if isinstance(v, str):
-                cells.append(v)
-            elif not isinstance(v, (int, float)) or v != v:
-                cells.append("–")
-            else:
-                cells.append(f"{v:.0f}" if k in COUNTS else f"{v:.3f}")
-        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    """The app's metrics table (see :func:`shared.reporting.markdown_table`)."""
+    return format_table(table, columns, COUNTS)
 
 
 def transcribe_path(model_dir: str | Path, input_path: str | Path, output_dir: str | Path, align: bool = False,

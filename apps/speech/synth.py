@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +166,8 @@ def build_speech_set(out_dir: str | Path, splits: dict[str, list[tuple[str, list
                     except (sf.SoundFileError, RuntimeError):
                         pass  # unreadable: synthesise again
                 jobs.append(job)
-    bar = tqdm(total=len(jobs), desc="synthesising", unit="utt", disable=not progress)
+    bar = tqdm(total=len(jobs), desc="synthesising", unit="utt", disable=not progress,
+                mininterval=0.5 if sys.stderr.isatty() else 30.0)
     try:
         if workers <= 1 or len(jobs) <= 1:
             for job in jobs:

@@ -33,7 +33,6 @@ from apps.speech.vocoder import GriffinLimVocoder
 from shared.config import config_to_dict
 from shared.errors import ConfigError, DataError
 from shared.model_folder import load_model
-from shared.tokenizers import CharTokenizer
 from shared.training import TrainConfig, Trainer, TrainResult, length_bucketed_batches, seed_everything
 
 
@@ -82,6 +81,7 @@ class FittedTts:
     aligner_dir: Path
     result: TrainResult
     aligner_per: float | None
+    aligner_seconds: float  # aligner training plus aligning every training utterance
 
 
 def fit_tts(cfg: TtsTrainConfig, train: list[Utterance], valid: list[Utterance], out_dir: str | Path,
@@ -97,6 +97,7 @@ def fit_tts(cfg: TtsTrainConfig, train: list[Utterance], valid: list[Utterance],
                       out / "aligner", resume=resume, metadata={"task": "aligner", "alphabet": alphabet.to_dict()})
     history = aligner.result.history
     aligner_per = min((h["val_cer"] for h in history if "val_cer" in h), default=None)
+    align_start = time.perf_counter()
 
     logmel = LogMel(cfg.model.features)
     tokenizer = aligner.recognizer.tokenizer
@@ -118,6 +119,7 @@ def fit_tts(cfg: TtsTrainConfig, train: list[Utterance], valid: list[Utterance],
         mels.append(mel)
     if not tokens:
         raise DataError("no training utterance could be aligned")
+    aligner_seconds = aligner.result.seconds + time.perf_counter() - align_start
     stacked = torch.cat(mels, dim=-1)
     model_cfg = replace(cfg.model, vocab_size=tokenizer.vocab_size, mel_mean=float(stacked.mean()),
                         mel_std=float(stacked.std()))
@@ -140,7 +142,7 @@ def fit_tts(cfg: TtsTrainConfig, train: list[Utterance], valid: list[Utterance],
                       metadata={"task": "tts", "alphabet": alphabet.to_dict(), "aligner_per": aligner_per},
                       batches_fn=lambda n, bs, seed, epoch: length_bucketed_batches(lengths, bs, seed, epoch))
     result = trainer.fit(data, resume=resume)
-    return FittedTts(out / "tts" / "best", aligner.model_dir, result, aligner_per)
+    return FittedTts(out / "tts" / "best", aligner.model_dir, result, aligner_per, aligner_seconds)
 
 
 def tts_loss(model: FastSpeech, batch: dict, duration_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:

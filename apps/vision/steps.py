@@ -30,6 +30,7 @@ from apps.vision.train import (VisionConfig, fit, load_vision_config, predict_im
 from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import DataError
 from shared.model_folder import load_model
+from shared.reporting import markdown_table as format_table
 
 SPLITS = ("train", "valid", "test")
 PEERS = ("otsu_watershed",)
@@ -189,15 +190,8 @@ COUNTS = ("steps", "epochs")  # shown as whole numbers
 
 
 def markdown_table(table: list[dict], columns: tuple[str, ...] = HEADLINE) -> str:
-    """A markdown table with one row per ``{"model": name, metric: value, ...}``: the ``columns`` some
-    row has, numbers to 3 decimals (counts whole), "–" where a row lacks one."""
-    keys = [k for k in columns if any(k in row for row in table)]
-    lines = ["| model | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
-    for row in table:
-        cells = [("–" if not isinstance(row.get(k), (int, float)) else f"{row[k]:.0f}" if k in COUNTS
-                  else f"{row[k]:.3f}") for k in keys]
-        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    """The app's metrics table (see :func:`shared.reporting.markdown_table`)."""
+    return format_table(table, columns, COUNTS)
 
 
 def prediction_overlay(image: np.ndarray, pred: Prediction, labels: LabelSpace, score_threshold: float,

@@ -8,7 +8,6 @@ mask, so SDPA sees exactly one mask.
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

@@ -1,6 +1,5 @@
 """CTC greedy and beam decoding, LM shallow fusion, and forced-alignment durations."""
 
-import time
 
 import numpy as np
 import pytest
@@ -74,14 +73,3 @@ def test_durations_reject_too_few_frames():
         forced_align_durations(lp, [1, 1, 2, 3])
     with pytest.raises(ValueError, match="non-blank"):
         forced_align_durations(lp, [0, 1])
-
-
-def test_beam_is_fast_enough():
-    rng = np.random.default_rng(0)
-    logits = rng.normal(size=(200, 30))
-    logits[np.arange(200), rng.integers(0, 30, 200)] += 4.0
-    lp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    start = time.perf_counter()
-    out = beam_search(lp, beam_size=8)
-    assert time.perf_counter() - start < 1.0  # ~0.05 s here; generous for a busy machine
-    assert len(out) > 0

@@ -1,0 +1,85 @@
+"""Batch transcription and synthesis: bad files become error rows, reruns resume, outputs are complete."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from apps.speech.audio import resample, write_wav
+from apps.speech.batch import synthesize_paths, transcribe_paths
+from apps.speech.manifest import read_manifest
+from apps.speech.recognize import DecodeConfig, Recognizer
+from apps.speech.steps import load_split
+from apps.speech.tts import Synthesizer
+from shared.inference import read_outputs
+
+
+def _clips(folder: Path, data_dir: str) -> Path:
+    """Test clips plus a stereo 44.1 kHz file, a long file, a corrupt file, an empty and a silent one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = load_split(data_dir, "test")
+    for i, entry in enumerate(entries):
+        shutil.copy(entry.audio_filepath, folder / f"clip{i}.wav")
+    audio, rate = sf.read(entries[0].audio_filepath, dtype="float32")
+    upsampled = resample(audio, rate, 44100)
+    sf.write(folder / "stereo44k.wav", np.stack([upsampled, 0.5 * upsampled], 1), 44100)
+    write_wav(folder / "long.wav", np.concatenate([audio] * 6))
+    (folder / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    (folder / "empty.flac").write_bytes(b"")
+    write_wav(folder / "silent.wav", np.zeros(16000, np.float32))
+    return folder
+
+
+def test_bad_files_are_error_rows_and_the_rest_is_transcribed(tiny_speech, tmp_path):
+    clips = _clips(tmp_path / "in", tiny_speech["data"])
+    recognizer = Recognizer.from_folder(tiny_speech["asr"]["model_dir"], DecodeConfig(max_seconds=8.0))
+    summary = transcribe_paths(recognizer, [clips], tmp_path / "out", align=True, progress=False)
+    good = {p.name for p in clips.iterdir()} - {"corrupt.wav", "empty.flac", "silent.wav"}
+    assert summary.rows == len(good) + 3 and summary.succeeded == len(good) and summary.errors == 3
+    errors = {json.loads(x)["row_id"]: json.loads(x)["reason"] for x in (tmp_path / "out/errors.jsonl").read_text().splitlines()}
+    assert "silent audio" in errors["silent.wav"] and "not a readable audio file" in errors["corrupt.wav"]
+    records = {r["row_id"]: r for r in read_outputs(tmp_path / "out")}
+    assert set(records) == good
+    assert abs(records["stereo44k.wav"]["duration"] - records["clip0.wav"]["duration"]) < 0.01
+    assert records["long.wav"]["duration"] > 8.0  # chunked, transcribed whole
+    transcripts = [json.loads(x) for x in (tmp_path / "out/transcripts.jsonl").read_text().splitlines()]
+    assert [t["row_id"] for t in transcripts] == sorted(good)
+    for t in transcripts:
+        assert isinstance(t["words"], list) and t["rtf"] >= 0
+        assert all(0 <= w["start"] <= w["end"] <= t["duration"] + 0.05 for w in t["words"])
+
+
+def test_a_killed_transcription_resumes_without_losing_or_duplicating(tiny_speech, tmp_path):
+    clips = _clips(tmp_path / "in", tiny_speech["data"])
+    recognizer = Recognizer.from_folder(tiny_speech["asr"]["model_dir"], DecodeConfig(method="greedy"))
+    full = transcribe_paths(recognizer, [clips], tmp_path / "out", progress=False, shard_size=2)
+    before = read_outputs(tmp_path / "out")
+    (tmp_path / "out/shard-00001.jsonl").unlink()  # as if the job died while writing the second shard
+    again = transcribe_paths(recognizer, [clips], tmp_path / "out", progress=False, shard_size=2)
+    assert again.skipped_shards == full.written_shards - 1 and again.written_shards == 1
+    after = read_outputs(tmp_path / "out")
+    strip = [{k: v for k, v in r.items() if k not in ("compute_seconds", "rtf")} for r in before]
+    assert [{k: v for k, v in r.items() if k not in ("compute_seconds", "rtf")} for r in after] == strip
+
+
+def test_a_manifest_is_transcribed_like_a_folder(tiny_speech, tmp_path):
+    manifest = Path(json.loads(Path(tiny_speech["data"], "dataset.json").read_text())["splits"]["test"])
+    recognizer = Recognizer.from_folder(tiny_speech["asr"]["model_dir"], DecodeConfig(method="greedy"))
+    summary = transcribe_paths(recognizer, [manifest], tmp_path / "out", progress=False)
+    assert summary.succeeded == len(read_manifest(manifest)) and summary.errors == 0
+
+
+def test_batch_synthesis_speaks_each_text_file(tiny_speech, tmp_path):
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a.txt").write_text("The first text. It has two sentences.")
+    (texts / "b.txt").write_text("... !!!")  # nothing to say
+    (texts / "c.txt").write_bytes(b"\xff\xfe\x00bad utf8")
+    summary = synthesize_paths(Synthesizer(tiny_speech["tts"]["model_dir"], griffin_lim_iters=2), [texts],
+                               tmp_path / "out", progress=False)
+    assert summary.succeeded == 1 and summary.errors == 2
+    record = read_outputs(tmp_path / "out")[0]
+    audio, rate = sf.read(tmp_path / "out" / record["audio"])
+    assert rate == 16000 and abs(len(audio) / rate - record["seconds"]) < 0.01
