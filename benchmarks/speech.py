@@ -157,7 +157,9 @@ def markdown(r: dict) -> str:
         "## English ASR: unseen voice (festival HTS slt) and unseen sentences", "",
         f"Trained {e['train'].get('steps')} steps ({e['train'].get('train_seconds', 0) / 60:.1f} min) on "
         f"{e['train'].get('train_hours')} h of flite/espeak-ng speech. Beam + LM settings chosen on validation: "
-        f"LM weight {best['lm_weight']}, word bonus {best['word_bonus']} (valid WER {best['valid_wer']:.3f}).", "",
+        f"LM weight {best['lm_weight']}, word bonus {best['word_bonus']} (valid WER {best['valid_wer']:.3f})."
+        + (f" The run was trained by `sextant-speech train --task asr --config default --run {e['train']['reused']}` "
+           "(the same code path) and scored here." if e["train"].get("reused") else ""), "",
         steps.markdown_table(e["rows"], COLUMNS),
         f"Recogniser forward pass: {e['speed']['gflops']:.1f} GFLOP/s, "
         f"{e['speed']['fraction_of_peak']:.0%} of the matmul peak. RTF = compute seconds per audio second.", "",
@@ -174,6 +176,11 @@ def markdown(r: dict) -> str:
                   "Round-trip WER: the synthesised audio transcribed by pocketsphinx and by our English ASR; the "
                   "reference row is flite slt's own audio of the same sentences. MCD (dB) against that audio, DTW-aligned.",
                   "", steps.markdown_table(t["rows"], TTS_COLUMNS)]
+        tr = t["train"]
+        if "steps" in tr:
+            lines += [f"Aligner: validation phoneme error rate {tr['aligner_val_per']:.3f}, "
+                      f"{tr['aligner_seconds'] / 60:.1f} min with the alignment of {tr['train_hours']} h; FastSpeech: "
+                      f"{tr['steps']} steps, {tr['train_seconds'] / 60:.1f} min. The synthesis RTF includes Griffin-Lim.", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -209,6 +216,11 @@ def main() -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown(report))
     print(markdown(report))
+
+
+def rewrite_markdown() -> None:
+    """Re-render ``speech.md`` from ``speech.json`` (after a change to :func:`markdown`)."""
+    (RESULTS / "speech.md").write_text(markdown(json.loads((RESULTS / "speech.json").read_text())))
 
 
 if __name__ == "__main__":
