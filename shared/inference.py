@@ -221,6 +221,22 @@ def resolve_inputs(path: str | Path, suffixes: tuple[str, ...]) -> list[Path]:
     return found
 
 
+def file_rows(path: str | Path, suffixes: tuple[str, ...]) -> list[InputRow]:
+    """One row per file :func:`resolve_inputs` finds under ``path``, ``payload`` the file and ``row_id``
+    its path relative to the folder (or manifest's folder) it came from; listed up front, so a wrong
+    path fails before any work starts."""
+    path = Path(path)
+    root = path if path.is_dir() else path.parent
+    rows = []
+    for file in resolve_inputs(path, suffixes):
+        try:
+            row_id = file.absolute().relative_to(root.absolute()).as_posix()
+        except ValueError:  # a manifest entry outside the manifest's folder
+            row_id = file.as_posix()
+        rows.append(InputRow(row_id, payload=file))
+    return rows
+
+
 # ---------------------------------------------------------------- internals
 def _run_shard(shard: list[InputRow], k: int, predict: PredictFn, batch_size: int, seen: set[str],
                bar: tqdm) -> tuple[list[dict], list[dict]]:

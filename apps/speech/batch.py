@@ -22,7 +22,7 @@ from apps.speech.audio import SAMPLE_RATE, check_audio, read_audio
 from apps.speech.recognize import Recognizer
 from shared.atomic import atomic_write_text
 from shared.errors import DataError
-from shared.inference import InferenceSummary, InputRow, RowError, read_outputs, resolve_inputs, run_batch_inference
+from shared.inference import InferenceSummary, InputRow, RowError, file_rows, read_outputs, run_batch_inference
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
 
@@ -30,16 +30,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
 def read_rows(paths: Sequence[str | Path]) -> list[InputRow]:
     """One row per audio file named by ``paths`` (files, folders, .txt/.jsonl manifests), listed up
     front so a wrong path fails before any work starts; files are read when predicted."""
-    rows = []
-    for path in map(Path, paths):
-        root = path if path.is_dir() else path.parent
-        for file in resolve_inputs(path, AUDIO_SUFFIXES):
-            try:
-                row_id = file.absolute().relative_to(root.absolute()).as_posix()
-            except ValueError:  # a manifest entry outside the manifest's folder
-                row_id = file.as_posix()
-            rows.append(InputRow(row_id, payload=file))
-    return rows
+    return [row for path in paths for row in file_rows(path, AUDIO_SUFFIXES)]
 
 
 def make_predict_fn(recognizer: Recognizer, align: bool):
@@ -116,11 +107,7 @@ def make_speak_fn(synthesizer, output_dir: Path):
 def synthesize_paths(synthesizer, paths: Sequence[str | Path], output_dir: str | Path, progress: bool = True,
                      shard_size: int = 32) -> InferenceSummary:
     """Speak every .txt file under ``paths`` into ``output_dir/audio/`` (resumable; bad files are error rows)."""
-    rows = []
-    for path in map(Path, paths):
-        root = path if path.is_dir() else path.parent
-        rows += [InputRow(f.absolute().relative_to(root.absolute()).as_posix(), payload=f)
-                 for f in resolve_inputs(path, (".txt",))]
+    rows = [row for path in paths for row in file_rows(path, (".txt",))]
     out = Path(output_dir)
     return run_batch_inference(rows, make_speak_fn(synthesizer, out), out, shard_size=shard_size, batch_size=8,
                                fmt="jsonl", progress=progress)

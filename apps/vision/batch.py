@@ -29,23 +29,14 @@ from apps.vision.overlay import colour_labels, draw_boxes
 from apps.vision.train import predict_images
 from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import DataError
-from shared.inference import InferenceSummary, InputRow, RowError, read_outputs, resolve_inputs, run_batch_inference
+from shared.inference import InferenceSummary, InputRow, RowError, file_rows, read_outputs, run_batch_inference
 from shared.model_folder import LoadedModel
 
 
 def read_rows(path: str | Path) -> list[InputRow]:
     """One row per image file under ``path`` (a file, a folder, or a .txt/.jsonl manifest); the files
     are listed up front, so a wrong path fails before any work starts, and read when predicted."""
-    path = Path(path)
-    root = path if path.is_dir() else path.parent
-    rows = []
-    for file in resolve_inputs(path, IMAGE_SUFFIXES):
-        try:
-            row_id = file.absolute().relative_to(root.absolute()).as_posix()
-        except ValueError:  # a manifest entry outside the manifest's folder
-            row_id = file.as_posix()
-        rows.append(InputRow(row_id, payload=file))
-    return rows
+    return file_rows(path, IMAGE_SUFFIXES)
 
 
 def output_name(row_id: str) -> Path:
