@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from apps.speech.data import AsrTrainingSet, Utterance, collate_asr
-from apps.speech.lm import CharNgramLM
+from shared.char_lm import CharNgramLM
 from apps.speech.metrics import cer, wer
 from apps.speech.model import AsrModelConfig, SpeechRecognizer
 from apps.speech.recognize import LM_FILE, DecodeConfig, Recognizer
@@ -62,9 +62,7 @@ def fit_asr(cfg: AsrTrainConfig, train: list[Utterance], valid: list[Utterance],
     valid_audio = [u.load() for u in held_out]
 
     def loss_fn(m: nn.Module, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
-        losses = m.losses(batch, cfg.ctc_weight)
-        loss = cfg.ctc_weight * losses["ctc"] + (1 - cfg.ctc_weight) * losses.get("attention", 0.0)
-        return loss, {k: v.item() for k, v in losses.items()}
+        return m.joint_loss(batch, cfg.ctc_weight)
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
         texts = [t.text for t in Recognizer(m, tokenizer, None, DecodeConfig(method="greedy")).transcribe(valid_audio)]

@@ -25,10 +25,9 @@ from apps.speech.features import FeatureConfig, LogMel, SpecAugment
 from apps.speech.modules import (ConformerConvolution, ConvSubsampling, DurationPredictor, PostNet, length_regulate,
                                  subsampled_lengths)
 from shared.config import config_from_dict
-from shared.models import Decoder, Encoder, TransformerConfig
+from shared.models import Encoder, TransformerConfig
 from shared.models.adapters import Adapter, TokenEmbedding
-from shared.models.generation import GenerationConfig, generate
-from shared.models.heads import CTCHead
+from shared.models.ctc_recognizer import CTCRecognizer
 from shared.model_folder import register_builder
 from shared.tokenizers import Tokenizer
 
@@ -89,62 +88,19 @@ class AudioAdapter(Adapter):
         return tokens, padding_from_lengths(token_lengths, tokens.shape[1])
 
 
-class SpeechRecognizer(nn.Module):
+class SpeechRecognizer(CTCRecognizer):
     """CTC (and optionally attention) speech recogniser on the shared encoder."""
 
     def __init__(self, cfg: AsrModelConfig):
-        super().__init__()
         if cfg.vocab_size <= 4:
             raise ValueError("an ASR model needs a vocabulary (vocab_size > 4)")
-        self.cfg = cfg
-        self.core = TransformerConfig(d_model=cfg.d_model, n_heads=cfg.n_heads, encoder_layers=cfg.layers,
-                                      decoder_layers=max(cfg.decoder_layers, 1), d_ff=cfg.d_ff, dropout=cfg.dropout,
-                                      position=cfg.position, max_len=cfg.max_len, vocab_size=cfg.vocab_size)
-        self.adapter = AudioAdapter(cfg)
+        core = TransformerConfig(d_model=cfg.d_model, n_heads=cfg.n_heads, encoder_layers=cfg.layers,
+                                 decoder_layers=max(cfg.decoder_layers, 1), d_ff=cfg.d_ff, dropout=cfg.dropout,
+                                 position=cfg.position, max_len=cfg.max_len, vocab_size=cfg.vocab_size)
         convs = ([ConformerConvolution(cfg.d_model, cfg.conv_kernel, cfg.dropout) for _ in range(cfg.layers)]
                  if cfg.conv_kernel else None)
-        self.encoder = Encoder(self.core, interleaved=convs)
-        self.ctc = CTCHead(cfg.d_model, cfg.vocab_size, blank_id=0)
-        self.decoder = Decoder(self.core, cross_attention=True) if cfg.decoder_layers > 0 else None
-
-    def encode(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """Encoder output ``[B, T, D]`` and its padding mask."""
-        tokens, padding = self.adapter(batch)
-        return self.encoder(tokens, padding), padding
-
-    def forward(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """CTC log-probabilities ``[B, T, V]`` and the padding mask."""
-        memory, padding = self.encode(batch)
-        return self.ctc(memory), padding
-
-    def losses(self, batch: Mapping[str, Tensor], ctc_weight: float = 1.0) -> dict[str, Tensor]:
-        """``ctc`` (and ``attention``, teacher-forced cross-entropy) for ``batch["targets"]`` (padded with 0)."""
-        memory, padding = self.encode(batch)
-        targets, target_lengths = batch["targets"], batch["target_lengths"]
-        out = {"ctc": self.ctc.loss(self.ctc(memory), padding, targets, target_lengths)}
-        if self.decoder is not None and ctc_weight < 1.0:
-            b = targets.shape[0]
-            bos = torch.full((b, 1), self.core.bos_id, dtype=torch.long)
-            inputs = torch.cat([bos, targets], 1)
-            labels = torch.cat([targets, torch.zeros(b, 1, dtype=torch.long)], 1)
-            labels[torch.arange(b), target_lengths] = self.core.eos_id
-            logits = self.decoder(inputs, inputs == 0, memory, padding)
-            out["attention"] = nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=0,
-                                                           label_smoothing=0.1)
-        return out
-
-    @torch.no_grad()
-    def generate(self, batch: Mapping[str, Tensor], cfg: GenerationConfig | None = None) -> Tensor:
-        """Attention-decoder output ids ``[B, <=max_new_tokens]`` (needs ``decoder_layers > 0``)."""
-        if self.decoder is None:
-            raise ValueError("this model has no attention decoder (decoder_layers=0)")
-        cfg = cfg or GenerationConfig(max_new_tokens=256)
-        memory, padding = self.encode(batch)
-        if cfg.num_beams > 1:
-            memory, padding = memory.repeat_interleave(cfg.num_beams, 0), padding.repeat_interleave(cfg.num_beams, 0)
-        start = torch.full((memory.shape[0], 1), self.core.bos_id, dtype=torch.long)
-        return generate(self.decoder.step_fn(memory, padding), start, cfg, self.core.eos_id, self.core.pad_id,
-                        self.decoder.new_cache)
+        super().__init__(AudioAdapter(cfg), core, with_decoder=cfg.decoder_layers > 0, interleaved=convs)
+        self.cfg = cfg
 
 
 @dataclass

@@ -14,9 +14,9 @@ import torch
 import torchaudio
 
 from apps.speech.audio import SAMPLE_RATE, chunk_audio
-from apps.speech.ctc import beam_search, greedy_decode
+from shared.ctc import beam_search, greedy_decode
 from apps.speech.data import pad_audio
-from apps.speech.lm import CharNgramLM
+from shared.char_lm import CharNgramLM
 from apps.speech.model import SpeechRecognizer
 from shared.errors import ConfigError
 from shared.model_folder import load_model

@@ -23,7 +23,7 @@ from torch import nn
 
 from apps.speech.asr import AsrTrainConfig, fit_asr
 from apps.speech.audio import SAMPLE_RATE
-from apps.speech.ctc import forced_align_durations
+from shared.ctc import forced_align_durations
 from apps.speech.data import TtsTrainingSet, Utterance, collate_tts
 from apps.speech.features import LogMel
 from apps.speech.model import AsrModelConfig, FastSpeech, TtsModelConfig

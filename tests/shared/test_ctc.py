@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from apps.speech.ctc import beam_search, forced_align_durations, greedy_decode
-from apps.speech.lm import CharNgramLM
+from shared.ctc import beam_search, forced_align_durations, greedy_decode
+from shared.char_lm import CharNgramLM
 
 
 def _log(rows: list[list[float]]) -> np.ndarray:

@@ -26,7 +26,7 @@ import torch
 import torchaudio
 
 if TYPE_CHECKING:
-    from apps.speech.lm import CharNgramLM
+    from shared.char_lm import CharNgramLM
 
 NEG_INF = float("-inf")
 _ALWAYS_KEEP = 3  # best symbols per frame kept whatever ``prune`` says

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from apps.speech.lm import CharNgramLM
+from shared.char_lm import CharNgramLM
 from shared.errors import DataError
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz' "
