@@ -1,0 +1,1 @@
+"""Handwriting OCR: page images, line segmentation and pictures of what was read."""
