@@ -8,7 +8,7 @@ import sys
 from shared.errors import SextantError
 
 EXAMPLES = """examples:
-  sextant demo                 # forecasting, molecules and vision pipelines end to end, with their tables
+  sextant demo                 # forecasting, molecules, vision, speech (ASR) and OCR pipelines, with their tables
   sextant demo --core          # the core encoder-decoder demo (copy/reverse)
   sextant serve                # serve every scheduled deployment on this machine
 """

@@ -309,8 +309,11 @@ class Trainer:
             batches = self.batches_fn(len(train_data), cfg.batch_size, cfg.seed, state.epoch)[state.batch_in_epoch :]
             # A private generator: a new iterator must not draw from the global RNG
             # (it would shift dropout masks after a resume).
+            # Workers are spawned, not forked: a worker forked from a process running a Prefect flow
+            # inherits its threads and log handlers and exited with code 1 when the loader closed.
             loader = DataLoader(train_data, batch_sampler=batches, collate_fn=self.collate_fn,
-                                num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(cfg.seed))
+                                num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(cfg.seed),
+                                multiprocessing_context="spawn" if cfg.num_workers else None)
             for batch in loader:
                 lr = learning_rate(state.step, cfg)
                 for group in self.optimizer.param_groups:

@@ -24,6 +24,8 @@ class RenderedSetConfig:
     test_lines_per_font: int = 200  # per held-out family, and for the training fonts together
     test_digit_strings: int = 200
     digit_fraction: float = 0.15  # of training lines
+    train_max_chars: int = 0  # > 0: training lines are cut to their first words within this length (short
+    # lines train faster; validation and test lines are always whole)
     held_out: list[str] = field(default_factory=lambda: ["ecolier-court", "femkeklaver", "dkg-handwriting"])
     valid_sentences: int = 300
     test_sentences: int = 1000

@@ -118,6 +118,14 @@ class RenderPlan:
         return rows
 
 
+def first_words(text: str, max_chars: int) -> str:
+    """``text`` if it fits in ``max_chars``, else its longest word prefix that does ("" if none)."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars + 1].rsplit(" ", 1)[0]
+    return cut if len(cut) <= max_chars else ""
+
+
 def render_split(rows: list[LineRow], out_dir: Path, split: str, bank_split: str, progress: bool = True) -> list[LineRow]:
     """Draw recipe rows into ``out_dir/images/<split>/`` PNG files; returns the image rows."""
     from tqdm.auto import tqdm

