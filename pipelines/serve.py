@@ -13,10 +13,12 @@ NIGHTLY_VISION = "0 4 * * *"  # after molecules, for the same reason
 NIGHTLY_SPEECH_ASR = "0 5 * * *"  # after vision; ASR and TTS an hour apart
 NIGHTLY_SPEECH_TTS = "0 6 * * *"
 NIGHTLY_OCR = "0 7 * * *"
+NIGHTLY_SUMMARIZATION = "0 8 * * *"  # after the OCR retrain (about 50 minutes)
 HOURLY = "0 * * * *"
 HOURLY_VISION = "30 * * * *"
 HOURLY_SPEECH = "15 * * * *"
 HOURLY_OCR = "45 * * * *"
+HOURLY_SUMMARIZATION = "50 * * * *"
 
 
 def forecasting_deployments() -> list:
@@ -82,9 +84,23 @@ def ocr_deployments() -> list:
     ]
 
 
+def summarization_deployments() -> list:
+    """The summarization deployments prefect.yaml declares."""
+    from pipelines.summarization import batch_summarize, retrain
+
+    return [
+        retrain.to_deployment(name="summarization-nightly-retrain", cron=NIGHTLY_SUMMARIZATION,
+                              parameters={"config": "default", "registry": "runs/registry"}),
+        batch_summarize.to_deployment(name="summarization-hourly-batch", cron=HOURLY_SUMMARIZATION,
+                                      parameters={"input_path": "data/incoming/summarization",
+                                                  "output_dir": "runs/summarization/batch",
+                                                  "registry": "runs/registry"}),
+    ]
+
+
 def all_deployments() -> list:
     return (forecasting_deployments() + molecules_deployments() + vision_deployments() + speech_deployments()
-            + ocr_deployments())
+            + ocr_deployments() + summarization_deployments())
 
 
 def serve_all() -> None:

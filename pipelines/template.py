@@ -1,6 +1,6 @@
 """The one data-to-model flow template every domain fills in.
 
-ingest -> validate -> train -> evaluate against peers -> register -> batch-infer
+ingest -> validate -> [pretrain] -> train -> evaluate against peers -> register -> batch-infer
 
 A domain supplies a :class:`DomainPipeline`: plain functions from its app
 that take and return small things (paths, run ids, metric dicts). The tasks
@@ -44,6 +44,9 @@ class DomainPipeline:
     metric: str
     mode: Literal["min", "max"] = "min"
     recipe_modules: tuple[str, ...] = ()  # modules whose source defines the data recipe (cache key)
+    # optional self-supervised stage before train: (params, data path, run dir) -> {"model_dir", ...};
+    # its model_dir reaches train as params["pretrained"]
+    pretrain: Callable[[dict[str, Any], str, str], dict] | None = None
 
 
 def register_pipeline(pipeline: DomainPipeline) -> DomainPipeline:
@@ -78,6 +81,13 @@ def validate_task(domain: str, params: dict[str, Any], data_path: str) -> dict:
     report = get_pipeline(domain).validate(params, data_path)
     get_run_logger().info("validation: %s", {k: v for k, v in report.items() if k != "datasets"})
     return report
+
+
+@task(name="pretrain")
+def pretrain_task(domain: str, params: dict[str, Any], data_path: str, run_dir: str) -> dict:
+    result = get_pipeline(domain).pretrain(params, data_path, run_dir)
+    get_run_logger().info("pretrained: %s", result)
+    return result
 
 
 @task(name="train")
@@ -137,11 +147,15 @@ def data_to_model(domain: str, params: dict[str, Any], run_root: str, registry_r
     if not Path(data_path).exists():  # the cache outlived its files: rebuild
         data_path = ingest_task.with_options(refresh_cache=True)(domain, params, version)
     report = validate_task(domain, params, data_path)
+    pretrained = None
+    if pipeline.pretrain is not None:
+        pretrained = pretrain_task(domain, params, data_path, str(run_dir / "pretrain"))
+        params = {**params, "pretrained": pretrained.get("model_dir")}
     trained = train_task(domain, params, data_path, str(run_dir / "train"))
     results = evaluate_task(domain, params, trained["model_dir"], data_path, str(run_dir / "evaluate"))
     registered = register_task(domain, trained["model_dir"], results, registry_root, run_id)
     summary: dict[str, Any] = {"run_id": run_id, "run_dir": str(run_dir), "data_path": data_path,
-                               "series": report.get("series"), "trained": trained, "registered": registered,
+                               "series": report.get("series"), "pretrained": pretrained, "trained": trained, "registered": registered,
                                "ours": results["ours"], "best_peer": results.get("best_peer"),
                                "best_peer_scores": results.get("best_peer_scores"),
                                "metrics_md": str(run_dir / "evaluate" / "metrics.md"), "plot": results.get("plot")}

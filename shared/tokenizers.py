@@ -126,7 +126,10 @@ class BPETokenizer(Tokenizer):
                 raise TokenizerError(f"BPE vocabulary must put {token} at id {i}")
 
     @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2) -> BPETokenizer:
+    def train(cls, texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 2,
+              extra_tokens: Sequence[str] = ()) -> BPETokenizer:
+        """Learn merges from ``texts``; ``extra_tokens`` (e.g. a mask token) follow the four shared
+        specials as unsplittable tokens."""
         from tokenizers import Tokenizer as HFTokenizer
         from tokenizers import decoders, models, pre_tokenizers, trainers
 
@@ -136,7 +139,7 @@ class BPETokenizer(Tokenizer):
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size,
             min_frequency=min_frequency,
-            special_tokens=list(SPECIAL_TOKENS),
+            special_tokens=[*SPECIAL_TOKENS, *extra_tokens],
             initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False,
         )

@@ -1,0 +1,1 @@
+"""Document summarization: encoder-decoder with copying, pretrained from scratch on offline text."""
