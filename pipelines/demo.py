@@ -35,6 +35,7 @@ def run_demo(out: str = "runs/demo") -> int:
     vision_demo(root)
     speech_demo(root)
     ocr_demo(root)
+    summarization_demo(root)
     return 0
 
 
@@ -231,4 +232,47 @@ def ocr_demo(root: Path) -> None:
     if batch:
         print(f"  page reading     {batch.get('output_dir')}/lines.jsonl and overlays/page.png "
               "(errors.jsonl: the corrupt image)")
+    print(f"  model folder     {summary['trained']['model_dir']}")
+
+
+def _write_summarization_batch_input(path: Path) -> Path:
+    """Three research abstracts, a long Wikipedia article, an empty document and a line of bad bytes."""
+    from apps.summarization.data import abstract_pairs
+    from apps.summarization.wiki import article_pairs
+    from shared.given_data import shared_data_dir
+
+    docs = [(p.id, p.document) for p in abstract_pairs(shared_data_dir())[:3]]
+    docs += [(a["id"], a["document"]) for a in article_pairs()[:1]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"id": doc_id, "document": text}).encode() for doc_id, text in docs]
+    lines += [b'{"id": "empty", "document": ""}', b'{"id": "latin-1", "document": "caf\xe9"}']
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def summarization_demo(root: Path) -> None:
+    from apps.summarization import steps
+    from pipelines.summarization import retrain
+
+    cfg = steps.config("demo")
+    data_root = root / "data" / "summarization"
+    print(f"\n# Summarization demo: gap-sentence pretraining ({cfg.fit.pretrain.max_steps} steps) and fine-tuning "
+          f"({cfg.fit.finetune.max_steps} steps) on Debian descriptions, vs lead-k, LexRank, TextRank and LSA")
+    start = time.perf_counter()
+    summary = retrain(config="demo", data_dir=str(data_root), run_root=str(root / "summarization"),
+                      registry=str(root / "registry"),
+                      batch_input=str(_write_summarization_batch_input(root / "incoming" / "summarization.jsonl")))
+    evaluate = Path(summary["run_dir"]) / "evaluate"
+    print(f"\nROUGE F1 x 100 on the first {cfg.test_limit} documents of each test set (higher is better); "
+          "`test` is the Debian test split, `abstracts` abstract -> title, `wikipedia` long article -> lead:\n")
+    print((evaluate / "metrics.md").read_text())
+    print("(a short demo run: the default config, benchmarks/summarization.py, trains a larger model much longer)")
+    reg, batch = summary["registered"], summary.get("batch", {})
+    print(f"Registry: {reg['name']} {reg['version']} ({reg['reason']}). Batch summarize: {batch.get('line', 'skipped')}")
+    print(f"Finished in {(time.perf_counter() - start) / 60:.1f} min. Where to look:")
+    print(f"  metrics table    {evaluate / 'metrics.md'}  (+ metrics.json)")
+    print(f"  ROUGE-L chart    {summary['plot']}")
+    print(f"  sample summaries {evaluate / 'samples.md'}")
+    if batch:
+        print(f"  batch summaries  {batch.get('output_dir')}/summaries.jsonl (errors.jsonl: the empty and non-UTF-8 documents)")
     print(f"  model folder     {summary['trained']['model_dir']}")

@@ -122,7 +122,6 @@ def finetune(cfg: SummarizerTrainConfig, tokenizer: Tokenizer, train_pairs: list
     def eval_fn(m: nn.Module) -> dict[str, float]:
         found = Summarizer(m, tokenizer, greedy).summarize([d for d, _ in held_out])
         scores = rouge([s for _, s in held_out], [f.text for f in found])
-        m.train()
         return {"val_rougeL": scores["rougeL"], "val_rouge1": scores["rouge1"]}
 
     train_cfg = replace(cfg.finetune, monitor="val_rougeL", monitor_mode="max")

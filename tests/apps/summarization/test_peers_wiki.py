@@ -128,4 +128,6 @@ def test_sumy_peers_return_document_sentences_in_order(method):
 def test_sumy_peers_rank_rather_than_take_the_lead():
     picks = {method: peer_summarizers(sentences=2)[method](DOC6) for method in ("lexrank", "textrank", "lsa")}
     assert any(pick != lead(DOC6, 2) for pick in picks.values())
-    assert all("A cat and a dog met on a mat in the park." in pick for pick in picks.values())
+    # LSA is left out here: sumy orders its term dictionary by a frozenset, so on a document this small
+    # its tied singular vectors (and so its pick) change with PYTHONHASHSEED.
+    assert all("A cat and a dog met on a mat in the park." in picks[m] for m in ("lexrank", "textrank"))
