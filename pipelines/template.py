@@ -23,12 +23,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect import get_run_logger, task
+from prefect.concurrency.sync import concurrency
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 
 from shared.registry import ModelRegistry
 
 _PIPELINES: dict[str, DomainPipeline] = {}
+# A global concurrency limit of one slot (created by `sextant server up`): training runs of any
+# domain queue for it instead of sharing the cores. Without the limit on the server it is a no-op.
+TRAINING_LIMIT = "sextant-training"
 
 
 @dataclass(frozen=True)
@@ -85,14 +89,16 @@ def validate_task(domain: str, params: dict[str, Any], data_path: str) -> dict:
 
 @task(name="pretrain")
 def pretrain_task(domain: str, params: dict[str, Any], data_path: str, run_dir: str) -> dict:
-    result = get_pipeline(domain).pretrain(params, data_path, run_dir)
+    with concurrency(TRAINING_LIMIT, occupy=1, raise_on_lease_renewal_failure=False):
+        result = get_pipeline(domain).pretrain(params, data_path, run_dir)
     get_run_logger().info("pretrained: %s", result)
     return result
 
 
 @task(name="train")
 def train_task(domain: str, params: dict[str, Any], data_path: str, run_dir: str) -> dict:
-    return get_pipeline(domain).train(params, data_path, run_dir)
+    with concurrency(TRAINING_LIMIT, occupy=1, raise_on_lease_renewal_failure=False):
+        return get_pipeline(domain).train(params, data_path, run_dir)
 
 
 @task(name="evaluate")
