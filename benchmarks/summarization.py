@@ -56,6 +56,8 @@ def markdown(r: dict) -> str:
             lines += [f"## {label}", "", steps.markdown_table(rows),
                       f"Inputs: median {note.get('median_input_tokens')} tokens; up to {note.get('max_chunks_used')} "
                       f"encoder chunks; {note.get('truncated_documents')} documents truncated.", ""]
+    if r.get("samples"):
+        lines += ["#" + r["samples"]]  # evaluate's samples.md, one heading level down
     return "\n".join(lines) + "\n"
 
 
@@ -84,6 +86,7 @@ def main() -> None:
     start = time.perf_counter()
     report["scores"] = steps.evaluate_model(cfg, report["train"]["model_dir"], data, work / "evaluate")
     report["evaluate_seconds"] = time.perf_counter() - start
+    report["samples"] = (work / "evaluate" / "samples.md").read_text()
     RESULTS.mkdir(exist_ok=True)
     name = "summarization-quick" if args.quick else "summarization"
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
