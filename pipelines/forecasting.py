@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow
 
 from apps.forecasting import steps
-from pipelines.template import DomainPipeline, batch_infer_task, data_to_model, register_pipeline
+from pipelines.template import DomainPipeline, data_to_model, register_pipeline, run_batch
 from shared.registry import ModelRegistry
 
 
@@ -39,7 +39,8 @@ def retrain(config: str = "default", overrides: list[str] | None = None, data_di
 
 @flow(name="forecasting-batch-forecast", log_prints=True)
 def batch_forecast(input_path: str, output_dir: str, registry: str = "runs/registry", model: str = "champion",
-                   horizon: int | None = None) -> dict:
-    """Forecast every series under ``input_path`` with a registered model (resumable)."""
+                   horizon: int | None = None, dask: str | None = None) -> dict:
+    """Forecast every series under ``input_path`` with a registered model (resumable).
+    ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
     entry = ModelRegistry(registry).get("forecasting", model)
-    return batch_infer_task("forecasting", {"horizon": horizon}, str(entry.path), input_path, output_dir)
+    return run_batch("forecasting", {"horizon": horizon}, str(entry.path), input_path, output_dir, dask)

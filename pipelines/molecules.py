@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow
 
 from apps.molecules import steps
-from pipelines.template import DomainPipeline, batch_infer_task, data_to_model, register_pipeline
+from pipelines.template import DomainPipeline, data_to_model, register_pipeline, run_batch
 from shared.registry import ModelRegistry
 
 
@@ -39,7 +39,8 @@ def retrain(config: str = "default", overrides: list[str] | None = None, data_di
 
 @flow(name="molecules-batch-predict", log_prints=True)
 def batch_predict(input_path: str, output_dir: str, dataset: str = "freesolv", registry: str = "runs/registry",
-                  model: str = "champion", smiles_col: str = "smiles") -> dict:
-    """Predict every SMILES under ``input_path`` with a registered model (resumable)."""
+                  model: str = "champion", smiles_col: str = "smiles", dask: str | None = None) -> dict:
+    """Predict every SMILES under ``input_path`` with a registered model (resumable).
+    ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
     entry = ModelRegistry(registry).get(f"molecules-{dataset}", model)
-    return batch_infer_task("molecules", {"smiles_col": smiles_col}, str(entry.path), input_path, output_dir)
+    return run_batch("molecules", {"smiles_col": smiles_col}, str(entry.path), input_path, output_dir, dask)

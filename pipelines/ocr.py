@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow
 
 from apps.ocr import steps
-from pipelines.template import DomainPipeline, batch_infer_task, data_to_model, register_pipeline
+from pipelines.template import DomainPipeline, data_to_model, register_pipeline, run_batch
 from shared.registry import ModelRegistry
 
 RECIPES = ("apps.ocr.corpus", "apps.ocr.fonts", "apps.ocr.render", "apps.ocr.digits", "apps.ocr.data", "apps.ocr.steps")
@@ -47,7 +47,8 @@ def retrain(config: str = "default", overrides: list[str] | None = None, data_di
 
 @flow(name="ocr-batch-read", log_prints=True)
 def batch_read(input_path: str, output_dir: str, dataset: str = "rendered", registry: str = "runs/registry",
-               model: str = "champion", page: bool = False, overlay: bool = False) -> dict:
-    """Read every image under ``input_path`` with a registered model (resumable; bad images are error rows)."""
+               model: str = "champion", page: bool = False, overlay: bool = False, dask: str | None = None) -> dict:
+    """Read every image under ``input_path`` with a registered model (resumable; bad images are error rows).
+    ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
     entry = ModelRegistry(registry).get(f"ocr-{dataset}", model)
-    return batch_infer_task("ocr", {"page": page, "overlay": overlay}, str(entry.path), input_path, output_dir)
+    return run_batch("ocr", {"page": page, "overlay": overlay}, str(entry.path), input_path, output_dir, dask)

@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow
 
 from apps.speech import steps
-from pipelines.template import DomainPipeline, batch_infer_task, data_to_model, register_pipeline
+from pipelines.template import DomainPipeline, data_to_model, register_pipeline, run_batch
 from shared.registry import ModelRegistry
 
 RECIPES = ("apps.speech.corpus", "apps.speech.synth", "apps.speech.fillets", "apps.speech.text", "apps.speech.steps")
@@ -66,7 +66,8 @@ def retrain_tts(config: str = "default", overrides: list[str] | None = None, dat
 
 @flow(name="speech-batch-transcribe", log_prints=True)
 def batch_transcribe(input_path: str, output_dir: str, dataset: str = "english", registry: str = "runs/registry",
-                     model: str = "champion", align: bool = False) -> dict:
-    """Transcribe every audio file under ``input_path`` with a registered model (resumable; bad files are error rows)."""
+                     model: str = "champion", align: bool = False, dask: str | None = None) -> dict:
+    """Transcribe every audio file under ``input_path`` with a registered model (resumable; bad files are error rows).
+    ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
     entry = ModelRegistry(registry).get(f"speech-asr-{dataset}", model)
-    return batch_infer_task("speech-asr", {"align": align}, str(entry.path), input_path, output_dir)
+    return run_batch("speech-asr", {"align": align}, str(entry.path), input_path, output_dir, dask)

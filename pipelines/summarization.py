@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow
 
 from apps.summarization import steps
-from pipelines.template import DomainPipeline, batch_infer_task, data_to_model, register_pipeline
+from pipelines.template import DomainPipeline, data_to_model, register_pipeline, run_batch
 from shared.registry import ModelRegistry
 
 RECIPES = ("apps.summarization.sentences", "apps.summarization.data", "apps.summarization.wiki",
@@ -50,8 +50,9 @@ def retrain(config: str = "default", overrides: list[str] | None = None, data_di
 
 @flow(name="summarization-batch", log_prints=True)
 def batch_summarize(input_path: str, output_dir: str, dataset: str = "debian", registry: str = "runs/registry",
-                    model: str = "champion", config: str = "default") -> dict:
+                    model: str = "champion", config: str = "default", dask: str | None = None) -> dict:
     """Summarize a JSONL, a .txt file or a folder with a registered model (resumable; bad documents are
-    error rows)."""
+    error rows).
+    ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
     entry = ModelRegistry(registry).get(f"summarization-{dataset}", model)
-    return batch_infer_task("summarization", {"config": config}, str(entry.path), input_path, output_dir)
+    return run_batch("summarization", {"config": config}, str(entry.path), input_path, output_dir, dask)

@@ -140,6 +140,17 @@ def batch_infer_task(domain: str, params: dict[str, Any], model_dir: str, input_
     return summary
 
 
+def run_batch(domain: str, params: dict[str, Any], model_dir: str, input_path: str, output_dir: str,
+              dask: str | None = None) -> dict:
+    """A domain's batch job inside a flow: one ``batch-infer`` task, or with ``dask`` ("local" or a
+    scheduler address) a ``batch-fanout`` subflow whose shards run as tasks on Dask (:mod:`pipelines.fanout`)."""
+    if not dask:
+        return batch_infer_task(domain, params, model_dir, input_path, output_dir)
+    from pipelines.fanout import run_fanout
+
+    return run_fanout(domain, params, model_dir, input_path, output_dir, dask)
+
+
 def data_to_model(domain: str, params: dict[str, Any], run_root: str, registry_root: str,
                   batch_input: str | None = None) -> dict[str, Any]:
     """Run the whole template inside a flow; returns a JSON-able summary."""

@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow
 
 from apps.vision import steps
-from pipelines.template import DomainPipeline, batch_infer_task, data_to_model, register_pipeline
+from pipelines.template import DomainPipeline, data_to_model, register_pipeline, run_batch
 from shared.registry import ModelRegistry
 
 
@@ -39,7 +39,8 @@ def retrain(config: str = "default", overrides: list[str] | None = None, data_di
 
 @flow(name="vision-batch-predict", log_prints=True)
 def batch_predict(input_path: str, output_dir: str, dataset: str = "nuclei", registry: str = "runs/registry",
-                  model: str = "champion", task: str = "both") -> dict:
-    """Predict every image under ``input_path`` with a registered model (resumable; bad files are error rows)."""
+                  model: str = "champion", task: str = "both", dask: str | None = None) -> dict:
+    """Predict every image under ``input_path`` with a registered model (resumable; bad files are error rows).
+    ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
     entry = ModelRegistry(registry).get(f"vision-{dataset}", model)
-    return batch_infer_task("vision", {"task": task}, str(entry.path), input_path, output_dir)
+    return run_batch("vision", {"task": task}, str(entry.path), input_path, output_dir, dask)

@@ -16,6 +16,11 @@ predicts a batch of rows. :func:`run_batch_inference` does the rest:
   row.
 - At the end, ``errors.jsonl`` (one ``{"row_id", "shard", "reason"}`` per line) and
   ``summary.json`` are written, atomically.
+- Fan-out: shards are independent units of work. With a :class:`ShardExecutor`
+  (passed, or made current with :func:`use_shard_executor`; ``pipelines/fanout.py``
+  runs shards as Prefect tasks on a Dask cluster) pending shards are computed
+  elsewhere, a few at a time, while this process reads rows and writes each
+  finished shard, in order. Resume is the same: done shards are never submitted.
 
 Layout of ``output_dir``::
 
@@ -35,10 +40,13 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sized
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sized
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -75,6 +83,38 @@ PredictFn = Callable[[list[InputRow]], list[list[dict] | RowError]]
 """For each input row, in order: a list of output records (dicts of JSON-serialisable
 values; several per row are fine, none means the row succeeded with no output) or a
 :class:`RowError` for that row."""
+
+
+ShardResult = tuple[list[dict], list[dict]]
+"""What computing one shard gives: its output records and its error rows, both in row order."""
+
+
+class ShardFuture(Protocol):
+    def result(self) -> ShardResult: ...
+
+
+class ShardExecutor(Protocol):
+    """Computes shards somewhere else (another process, a cluster): ``submit`` returns at once."""
+
+    max_in_flight: int  # shards submitted but not yet written; bounds memory
+
+    def submit(self, predict: PredictFn, shard: list[InputRow], k: int, batch_size: int) -> ShardFuture: ...
+
+
+_CURRENT_EXECUTOR: ContextVar[ShardExecutor | None] = ContextVar("shard_executor", default=None)
+
+
+@contextmanager
+def use_shard_executor(executor: ShardExecutor | None) -> Iterator[None]:
+    """Within the block, :func:`run_batch_inference` calls that pass no executor use ``executor``.
+
+    This is how a caller fans out an app's batch job without the app knowing about it.
+    """
+    token = _CURRENT_EXECUTOR.set(executor)
+    try:
+        yield
+    finally:
+        _CURRENT_EXECUTOR.reset(token)
 
 
 @dataclass
@@ -114,11 +154,13 @@ class InferenceSummary:
 
 def run_batch_inference(rows: Iterable[InputRow], predict: PredictFn, output_dir: str | Path, *,
                         shard_size: int = 256, batch_size: int = 32, fmt: Format = "parquet",
-                        progress: bool = True, total: int | None = None) -> InferenceSummary:
+                        progress: bool = True, total: int | None = None,
+                        executor: ShardExecutor | None = None) -> InferenceSummary:
     """Predict every row into sharded files under ``output_dir``, resuming a previous run.
 
-    ``total`` (default: ``len(rows)`` when it has one) sizes the progress bar. Raises
-    :class:`~shared.errors.ConfigError` for bad sizes or format, and
+    ``total`` (default: ``len(rows)`` when it has one) sizes the progress bar. ``executor``
+    (default: the one set by :func:`use_shard_executor`, else none: this process) computes
+    the shards. Raises :class:`~shared.errors.ConfigError` for bad sizes or format, and
     :class:`~shared.errors.DataError` when ``output_dir`` holds shards of the other format.
     """
     if fmt not in FORMATS:
@@ -132,10 +174,21 @@ def run_batch_inference(rows: Iterable[InputRow], predict: PredictFn, output_dir
     (out / "errors").mkdir(parents=True, exist_ok=True)
     if total is None and isinstance(rows, Sized):
         total = len(rows)
+    executor = executor if executor is not None else _CURRENT_EXECUTOR.get()
 
     start = time.perf_counter()
     seen: set[str] = set()
-    n_rows = succeeded = n_errors = skipped = written = processed = 0
+    counts = {"rows": 0, "errors": 0, "skipped": 0, "written": 0, "processed": 0}
+    in_flight: deque[tuple[int, int, ShardFuture]] = deque()
+
+    def finish(k: int, n: int, result: ShardResult) -> None:
+        records, error_rows = result
+        atomic_write_text(out / "errors" / f"shard-{k:05d}.jsonl", _to_jsonl(error_rows))
+        atomic_write_bytes(out / f"shard-{k:05d}.{fmt}", _encode(records, fmt))
+        counts["errors"] += len(error_rows)
+        counts["written"] += 1
+        counts["processed"] += n
+
     stream = iter(rows)
     with tqdm(total=total, unit="row", desc="infer", disable=not progress, dynamic_ncols=True,
               mininterval=0.5 if sys.stderr.isatty() else 30.0) as bar:
@@ -143,34 +196,69 @@ def run_batch_inference(rows: Iterable[InputRow], predict: PredictFn, output_dir
             shard = list(itertools.islice(stream, shard_size))
             if not shard:
                 break
-            target = out / f"shard-{k:05d}.{fmt}"
-            errors_file = out / "errors" / f"shard-{k:05d}.jsonl"
-            if target.exists():
+            counts["rows"] += len(shard)
+            if (out / f"shard-{k:05d}.{fmt}").exists():
                 seen.update(row.row_id for row in shard)
-                bad = _count_lines(errors_file)
-                skipped += 1
+                counts["errors"] += _count_lines(out / "errors" / f"shard-{k:05d}.jsonl")
+                counts["skipped"] += 1
                 bar.update(len(shard))
-            else:
-                records, error_rows = _run_shard(shard, k, predict, batch_size, seen, bar)
-                atomic_write_text(errors_file, _to_jsonl(error_rows))
-                atomic_write_bytes(target, _encode(records, fmt))
-                bad = len(error_rows)
-                written += 1
-                processed += len(shard)
-            n_rows += len(shard)
-            n_errors += bad
-            succeeded += len(shard) - bad
+                continue
+            shard = _mark_duplicates(shard, seen)
+            if executor is None:
+                finish(k, len(shard), compute_shard(shard, k, predict, batch_size, bar))
+                continue
+            in_flight.append((k, len(shard), executor.submit(predict, shard, k, batch_size)))
+            while len(in_flight) >= max(1, executor.max_in_flight):
+                done_k, n, future = in_flight.popleft()
+                finish(done_k, n, future.result())
+                bar.update(n)
+        while in_flight:
+            done_k, n, future = in_flight.popleft()
+            finish(done_k, n, future.result())
+            bar.update(n)
 
     errors_path = out / "errors.jsonl"
     merged = [out / "errors" / f"{path.stem}.jsonl" for _, path in _shard_files(out)]
     atomic_write_text(errors_path, "".join(path.read_text(encoding="utf-8") for path in merged if path.exists()))
     seconds = time.perf_counter() - start
-    summary = InferenceSummary(rows=n_rows, succeeded=succeeded, errors=n_errors, skipped_shards=skipped,
-                               written_shards=written, seconds=seconds,
-                               rows_per_second=processed / seconds if seconds > 0 else 0.0,
+    summary = InferenceSummary(rows=counts["rows"], succeeded=counts["rows"] - counts["errors"], errors=counts["errors"],
+                               skipped_shards=counts["skipped"], written_shards=counts["written"], seconds=seconds,
+                               rows_per_second=counts["processed"] / seconds if seconds > 0 else 0.0,
                                output_dir=out, errors_path=errors_path)
     atomic_write_text(out / "summary.json", json.dumps(summary.to_dict(), indent=2) + "\n")
     return summary
+
+
+def compute_shard(shard: list[InputRow], k: int, predict: PredictFn, batch_size: int,
+                  bar: tqdm | None = None) -> ShardResult:
+    """Records and error rows of shard ``k``, both in row order (what an executor runs remotely).
+
+    Rows the reader flagged (``error`` set, including repeated ids) are never predicted;
+    the others are predicted ``batch_size`` at a time. ``bar`` is advanced per row.
+    """
+    outcomes: list[list[dict] | str] = [[] for _ in shard]
+    todo: list[int] = []
+    for i, row in enumerate(shard):
+        if row.error is not None:
+            outcomes[i] = _first_line(row.error) or "rejected by the reader"
+        else:
+            todo.append(i)
+    if bar is not None:
+        bar.update(len(shard) - len(todo))
+    for b in range(0, len(todo), batch_size):
+        batch = todo[b:b + batch_size]
+        for i, outcome in zip(batch, _predict_batch(predict, [shard[i] for i in batch]), strict=True):
+            outcomes[i] = outcome
+        if bar is not None:
+            bar.update(len(batch))
+    records: list[dict] = []
+    error_rows: list[dict] = []
+    for row, outcome in zip(shard, outcomes, strict=True):
+        if isinstance(outcome, str):
+            error_rows.append({"row_id": row.row_id, "shard": k, "reason": outcome})
+        else:
+            records.extend(rec if "row_id" in rec else {"row_id": row.row_id, **rec} for rec in outcome)
+    return records, error_rows
 
 
 def read_outputs(output_dir: str | Path) -> list[dict]:
@@ -238,33 +326,13 @@ def file_rows(path: str | Path, suffixes: tuple[str, ...]) -> list[InputRow]:
 
 
 # ---------------------------------------------------------------- internals
-def _run_shard(shard: list[InputRow], k: int, predict: PredictFn, batch_size: int, seen: set[str],
-               bar: tqdm) -> tuple[list[dict], list[dict]]:
-    """Records and error rows of one shard, both in row order; updates ``seen`` and ``bar``."""
-    outcomes: list[list[dict] | str] = [[] for _ in shard]
-    todo: list[int] = []
-    for i, row in enumerate(shard):
-        if row.row_id in seen:
-            outcomes[i] = "duplicate row id"
-        elif row.error is not None:
-            outcomes[i] = _first_line(row.error) or "rejected by the reader"
-        else:
-            todo.append(i)
+def _mark_duplicates(shard: list[InputRow], seen: set[str]) -> list[InputRow]:
+    """The shard with every row whose id came earlier in the job turned into an error row; updates ``seen``."""
+    marked = []
+    for row in shard:
+        marked.append(InputRow(row.row_id, error="duplicate row id") if row.row_id in seen else row)
         seen.add(row.row_id)
-    bar.update(len(shard) - len(todo))
-    for b in range(0, len(todo), batch_size):
-        batch = todo[b:b + batch_size]
-        for i, outcome in zip(batch, _predict_batch(predict, [shard[i] for i in batch]), strict=True):
-            outcomes[i] = outcome
-        bar.update(len(batch))
-    records: list[dict] = []
-    error_rows: list[dict] = []
-    for row, outcome in zip(shard, outcomes, strict=True):
-        if isinstance(outcome, str):
-            error_rows.append({"row_id": row.row_id, "shard": k, "reason": outcome})
-        else:
-            records.extend(rec if "row_id" in rec else {"row_id": row.row_id, **rec} for rec in outcome)
-    return records, error_rows
+    return marked
 
 
 def _predict_batch(predict: PredictFn, batch: list[InputRow]) -> list[list[dict] | str]:

@@ -12,6 +12,9 @@ swapped atomically afterwards, so a killed run never leaves a half-written
 checkpoint that could be loaded. Resuming restores weights, optimizer, RNG
 states and the position in the epoch's (seeded) batch order, so a resumed
 run ends with the same loss as an uninterrupted one.
+
+Under ``torchrun`` (several processes) training is data-parallel: see
+:mod:`shared.distributed`. Rank 0 alone evaluates, logs and checkpoints.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from shared import distributed
 from shared.atomic import atomic_directory
 from shared.config import config_to_dict
 from shared.errors import CheckpointError, SextantError
@@ -203,6 +207,7 @@ class Trainer:
         self.batches_fn = batches_fn  # (num_items, batch_size, seed, epoch) -> index batches
         self.optimizer = make_optimizer(model, cfg)
         self.state = _State()
+        self.world = distributed.World()
 
     # ----------------------------------------------------------------- checkpoints
     @property
@@ -271,6 +276,11 @@ class Trainer:
 
     # ----------------------------------------------------------------- loop
     def _evaluate(self, train_losses: list[float]) -> dict[str, float]:
+        """Rank 0's evaluation, on every rank."""
+        metrics = self._evaluate_here(train_losses) if self.world.is_main else None
+        return distributed.broadcast_object(metrics, self.world)
+
+    def _evaluate_here(self, train_losses: list[float]) -> dict[str, float]:
         metrics: dict[str, float] = {"step": float(self.state.step)}
         if train_losses:
             metrics["train_loss"] = float(np.mean(train_losses))
@@ -293,20 +303,27 @@ class Trainer:
         cfg = self.cfg
         if len(train_data) == 0:
             raise TrainingError("the training set is empty")
+        world = self.world = distributed.setup()
+        if world.distributed and cfg.batch_size < world.size:
+            raise TrainingError(f"batch_size {cfg.batch_size} is smaller than the {world.size} processes")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_root.mkdir(exist_ok=True)
         if resume and (self.out_dir / "last").exists():
             self._load_checkpoint()
-        elif resume:
+        elif resume and world.is_main:
             tqdm.write(f"no checkpoint in {self.out_dir}; starting from scratch")
+        if world.distributed:
+            distributed.broadcast_parameters(self.model)
         state = self.state
         self.model.train()
         stopped_early = False
         start, start_step = time.perf_counter(), state.step
-        bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not cfg.progress, desc="train",
-                   dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
+        bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not cfg.progress or not world.is_main,
+                   desc="train", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
         while state.step < cfg.max_steps and not stopped_early:
             batches = self.batches_fn(len(train_data), cfg.batch_size, cfg.seed, state.epoch)[state.batch_in_epoch :]
+            if world.distributed:  # this rank's share of each global batch
+                batches = [batch[world.rank :: world.size] for batch in batches]
             # A private generator: a new iterator must not draw from the global RNG
             # (it would shift dropout masks after a resume).
             # Workers are spawned, not forked: a worker forked from a process running a Prefect flow
@@ -320,16 +337,19 @@ class Trainer:
                     group["lr"] = lr
                 out = self.loss_fn(self.model, batch)
                 loss, logs = out if isinstance(out, tuple) else (out, {})
-                if not torch.isfinite(loss):
-                    raise TrainingError(f"loss became {loss.item()} at step {state.step}; try a lower lr")
+                step_loss = distributed.mean_over_ranks(loss.item(), world)
+                if not math.isfinite(step_loss):
+                    raise TrainingError(f"loss became {step_loss} at step {state.step}; try a lower lr")
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if world.distributed:
+                    distributed.average_gradients(self.model, world)
                 if cfg.grad_clip > 0:
                     nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                 self.optimizer.step()
                 state.step += 1
                 state.batch_in_epoch += 1
-                state.last_loss = loss.item()
+                state.last_loss = step_loss
                 state.pending_losses.append(state.last_loss)
                 bar.update(1)
                 bar.set_postfix(loss=f"{state.last_loss:.4f}", lr=f"{lr:.2e}", refresh=False,
@@ -347,10 +367,11 @@ class Trainer:
                     else:
                         state.bad_evals += 1
                     stopped_early = bool(cfg.patience) and state.bad_evals >= cfg.patience
-                    self._save_checkpoint(best=improved)
-                    shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k != "step")
-                    tqdm.write(f"step {state.step}: {shown}{'  (best)' if improved else ''}")
-                elif cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:
+                    if world.is_main:
+                        self._save_checkpoint(best=improved)
+                        shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k != "step")
+                        tqdm.write(f"step {state.step}: {shown}{'  (best)' if improved else ''}")
+                elif cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0 and world.is_main:
                     self._save_checkpoint(best=False)
                 for callback in self.callbacks:
                     callback(self, state.step)
@@ -360,6 +381,7 @@ class Trainer:
                 state.epoch += 1
                 state.batch_in_epoch = 0
         bar.close()
+        distributed.barrier(world)  # rank 0's last checkpoint is on disk before anyone returns
         seconds = time.perf_counter() - start
         steps = state.step - start_step
         best = self.out_dir / "best"

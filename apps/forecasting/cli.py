@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from shared import distributed
 from shared.errors import SextantError
 
 EXAMPLES = """examples:
@@ -14,6 +15,7 @@ EXAMPLES = """examples:
   sextant-forecast train --config demo --run runs/fc-demo
   sextant-forecast train --config default --set train.max_steps=500 model.encoder.d_model=64
   sextant-forecast train --config demo --run runs/fc-demo --resume        # continue a killed run
+  sextant-forecast train --config demo --run runs/fc-ddp --nproc 2        # data-parallel, 2 processes (torchrun)
   sextant-forecast evaluate --config demo --model runs/fc-demo/best       # held-out table vs peers
   sextant-forecast backtest --config demo --model runs/fc-demo/best --peers none
   sextant-forecast predict --model runs/fc-demo/best --input my_series.csv --out forecasts/ --series airpassengers
@@ -42,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--run", default="runs/forecasting/cli", help="run folder for checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from RUN/last")
+    distributed.add_nproc_option(p)
     for name, text in (("evaluate", "held-out metrics of a model next to every peer"),
                        ("backtest", "rolling-origin backtest (choose peers with --peers)")):
         p = sub.add_parser(name, help=text, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,13 +69,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _run(args)
+        return _run(args, argv)
     except (SextantError, ValueError, FileNotFoundError) as err:
         print(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
         return 2
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     from apps.forecasting import steps
 
     if args.command == "serve":
@@ -98,8 +101,11 @@ def _run(args: argparse.Namespace) -> int:
     if not Path(data).is_dir():
         steps.prepare_data(cfg, data)
     if args.command == "train":
+        if (code := distributed.run_under_torchrun_if_asked(args.nproc, "apps.forecasting.cli", argv)) is not None:
+            return code
         result = steps.train_model(cfg, data, args.run, resume=args.resume)
-        print(json.dumps(result, indent=2))
+        if distributed.current().is_main:
+            print(json.dumps(result, indent=2))
         return 0
     out = args.out or str(Path(args.model).resolve().parent.parent / args.command)
     peers = None

@@ -7,11 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from shared import distributed
 from shared.errors import SextantError
 
 EXAMPLES = """examples:
   sextant-molecules prepare --set dataset=freesolv split=random
   sextant-molecules train --set dataset=freesolv split=random --run runs/mol-freesolv
+  sextant-molecules train --config demo --run runs/molecules-ddp --nproc 2  # data-parallel, 2 processes (torchrun)
   sextant-molecules train --set kind=smiles dataset=solubility split=shipped --run runs/mol-smiles
   sextant-molecules evaluate --set dataset=freesolv split=random --model runs/mol-freesolv/best
   sextant-molecules predict molecules.csv --smiles-col smiles --model runs/mol-freesolv/best --out preds/
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "train":
             p.add_argument("--run", default="runs/molecules/cli")
             p.add_argument("--resume", action="store_true")
+            distributed.add_nproc_option(p)
         if name == "evaluate":
             p.add_argument("--model", required=True)
             p.add_argument("--out", default=None)
@@ -66,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(steps.validate_data(cfg, data), indent=2))
                 return 0
         if args.command == "train":
-            print(json.dumps(steps.train_model(cfg, data, args.run, resume=args.resume), indent=2))
+            if (code := distributed.run_under_torchrun_if_asked(args.nproc, "apps.molecules.cli", argv)) is not None:
+                return code
+            result = steps.train_model(cfg, data, args.run, resume=args.resume)
+            if distributed.current().is_main:
+                print(json.dumps(result, indent=2))
             return 0
         out = args.out or str(Path(args.model).resolve().parent.parent / "evaluate")
         result = steps.evaluate_model(cfg, args.model, data, out)

@@ -7,11 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from shared import distributed
 from shared.errors import SextantError
 
 EXAMPLES = """examples:
   sextant-ocr prepare --config demo                  # render lines in Debian handwriting fonts + digit strings
   sextant-ocr train --config demo --run runs/ocr
+  sextant-ocr train --config demo --run runs/ocr-ddp --nproc 2          # data-parallel, 2 processes (torchrun)
   sextant-ocr evaluate --config demo --model runs/ocr/best      # per-font CER/WER next to tesseract
   sextant-ocr read line.png --model runs/ocr/best               # prints the text and its confidence
   sextant-ocr read scans/ --page --overlay --model runs/ocr/best --out ocr-out/
@@ -39,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "train":
             p.add_argument("--run", default="runs/ocr/cli")
             p.add_argument("--resume", action="store_true")
+            distributed.add_nproc_option(p)
         if name == "evaluate":
             p.add_argument("--model", required=True)
             p.add_argument("--out", default=None)
@@ -89,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"data": data, **steps.validate_data(cfg, data)}, indent=2))
             return 0
         if args.command == "train":
-            print(json.dumps(steps.train_model(cfg, data, args.run, resume=args.resume), indent=2))
+            if (code := distributed.run_under_torchrun_if_asked(args.nproc, "apps.ocr.cli", argv)) is not None:
+                return code
+            result = steps.train_model(cfg, data, args.run, resume=args.resume)
+            if distributed.current().is_main:
+                print(json.dumps(result, indent=2))
             return 0
         out = args.out or str(Path(args.model).parent / "evaluate")
         result = steps.evaluate_model(cfg, args.model, data, out)

@@ -7,11 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from shared import distributed
 from shared.errors import SextantError
 
 EXAMPLES = """examples:
   sextant-speech prepare --config demo                       # English speech from flite/festival/espeak-ng
   sextant-speech train --task asr --config demo --run runs/speech-asr
+  sextant-speech train --task asr --config demo --run runs/speech-ddp --nproc 2  # data-parallel, 2 processes (torchrun)
   sextant-speech evaluate --task asr --config demo --model runs/speech-asr/best
   sextant-speech transcribe clips/ --model runs/speech-asr/best --out transcripts/ --align
   sextant-speech transcribe a.wav b.flac manifest.jsonl --model runs/speech-asr/best --decode greedy
@@ -43,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "train":
             p.add_argument("--run", default="runs/speech/cli")
             p.add_argument("--resume", action="store_true")
+            distributed.add_nproc_option(p)
         if name == "evaluate":
             p.add_argument("--model", required=True)
             p.add_argument("--out", default=None)
@@ -102,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"data": data, **steps.validate_data(cfg, data)}, indent=2))
             return 0
         if args.command == "train":
-            print(json.dumps(steps.train_model(cfg, data, args.run, resume=args.resume), indent=2))
+            if (code := distributed.run_under_torchrun_if_asked(args.nproc, "apps.speech.cli", argv)) is not None:
+                return code
+            result = steps.train_model(cfg, data, args.run, resume=args.resume)
+            if distributed.current().is_main:
+                print(json.dumps(result, indent=2))
             return 0
         out = args.out or str(Path(args.model).parent / "evaluate")
         result = steps.evaluate_model(cfg, args.model, data, out)

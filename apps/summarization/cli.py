@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from shared import distributed
 from shared.errors import SextantError
 
 COMMANDS = ("prepare", "pretrain", "train", "evaluate", "summarize")
@@ -14,6 +15,7 @@ EXAMPLES = """examples:
   sextant-summarize prepare --config demo                    # Debian pairs, transfer sets, BPE tokenizer
   sextant-summarize pretrain --config demo --run runs/summ/pretrain          # gap-sentence pretraining
   sextant-summarize train --config demo --run runs/summ/train --init runs/summ/pretrain/best
+  sextant-summarize train --config demo --run runs/summarization-ddp --nproc 2  # data-parallel, 2 processes (torchrun)
   sextant-summarize evaluate --config demo --model runs/summ/train/best      # ROUGE next to every peer
   sextant-summarize docs.jsonl --model runs/summ/train/best --out summaries/
   sextant-summarize report.txt --model runs/summ/train/best --max-length 60 --min-length 10
@@ -43,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         if name in ("pretrain", "train"):
             p.add_argument("--run", default=f"runs/summarization/{name}")
             p.add_argument("--resume", action="store_true")
+            distributed.add_nproc_option(p)
         if name == "train":
             p.add_argument("--init", default=None, help="a pretrained model folder to start from")
         if name == "evaluate":
@@ -97,10 +100,18 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"data": data, **steps.validate_data(cfg, data)}, indent=2))
             return 0
         if args.command == "pretrain":
-            print(json.dumps(steps.pretrain_model(cfg, data, args.run, resume=args.resume), indent=2))
+            if (code := distributed.run_under_torchrun_if_asked(args.nproc, "apps.summarization.cli", argv)) is not None:
+                return code
+            result = steps.pretrain_model(cfg, data, args.run, resume=args.resume)
+            if distributed.current().is_main:
+                print(json.dumps(result, indent=2))
             return 0
         if args.command == "train":
-            print(json.dumps(steps.train_model(cfg, data, args.run, args.init, resume=args.resume), indent=2))
+            if (code := distributed.run_under_torchrun_if_asked(args.nproc, "apps.summarization.cli", argv)) is not None:
+                return code
+            result = steps.train_model(cfg, data, args.run, args.init, resume=args.resume)
+            if distributed.current().is_main:
+                print(json.dumps(result, indent=2))
             return 0
         out = args.out or str(Path(args.model).parent / "evaluate")
         result = steps.evaluate_model(cfg, args.model, data, out)

@@ -7,11 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from shared import distributed
 from shared.errors import SextantError
 
 EXAMPLES = """examples:
   sextant-vision prepare                                    # StarDist nuclei tiles -> COCO
   sextant-vision train --config demo --run runs/vision-nuclei
+  sextant-vision train --config demo --run runs/vision-ddp --nproc 2    # data-parallel, 2 processes (torchrun)
   sextant-vision evaluate --config demo --model runs/vision-nuclei/best
   sextant-vision predict images/ --model runs/vision-nuclei/best --out preds/
   sextant-vision predict images/ --task detect --model runs/vision-nuclei/best --out boxes/
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "train":
             p.add_argument("--run", default="runs/vision/cli")
             p.add_argument("--resume", action="store_true")
+            distributed.add_nproc_option(p)
         if name == "evaluate":
             p.add_argument("--model", required=True)
             p.add_argument("--out", default=None)
@@ -73,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"data": data, **steps.validate_data(cfg, data)}, indent=2))
             return 0
         if args.command == "train":
-            print(json.dumps(steps.train_model(cfg, data, args.run, resume=args.resume), indent=2))
+            if (code := distributed.run_under_torchrun_if_asked(args.nproc, "apps.vision.cli", argv)) is not None:
+                return code
+            result = steps.train_model(cfg, data, args.run, resume=args.resume)
+            if distributed.current().is_main:
+                print(json.dumps(result, indent=2))
             return 0
         model = Path(args.model)
         if args.out is None and not model.is_symlink():

@@ -1,0 +1,96 @@
+"""Batch inference fanned out over a Dask cluster: one Prefect task per shard (prefect-dask).
+
+Every app's batch job goes through :func:`shared.inference.run_batch_inference`, which
+cuts rows into shards and skips shards already written. Here the pending shards become
+``infer-shard`` tasks on a :class:`~prefect_dask.DaskTaskRunner`; the flow process
+keeps reading rows and writes each finished shard, so outputs, error rows and resume are
+exactly those of the sequential run. No app code changes.
+
+Where the tasks run:
+
+- ``dask="local"``: a temporary ``LocalCluster`` of 2 worker processes, 1 thread each
+  (one per core here);
+- ``dask="tcp://scheduler:8786"``, or ``dask="local"`` with ``SEXTANT_DASK_ADDRESS`` set:
+  an existing cluster (``docker/compose.yaml`` has a ``dask`` profile). Its workers need
+  the project installed and the model folder and inputs at the same paths.
+
+The predict function (with its model) travels to the workers with each shard.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NONE
+
+from shared.inference import InputRow, PredictFn, ShardResult, compute_shard, use_shard_executor
+
+DASK_ADDRESS_ENV = "SEXTANT_DASK_ADDRESS"
+LOCAL = "local"
+
+
+def dask_address(dask: str) -> str | None:
+    """The scheduler to connect to, or None for a temporary local cluster."""
+    if dask == LOCAL:
+        return os.environ.get(DASK_ADDRESS_ENV) or None
+    return dask
+
+
+def dask_task_runner(dask: str = LOCAL, n_workers: int = 2):
+    """A DaskTaskRunner on an existing scheduler, or on a temporary LocalCluster of ``n_workers``."""
+    from prefect_dask import DaskTaskRunner
+
+    address = dask_address(dask)
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+                          cluster_kwargs={"n_workers": n_workers, "threads_per_worker": 1, "processes": True,
+                                          "dashboard_address": None})
+
+
+def _match_worker_threads() -> None:
+    """On a Dask worker, give torch as many threads as the worker has (not one per core each)."""
+    try:
+        from distributed import get_worker
+
+        threads = get_worker().state.nthreads
+    except (ImportError, ValueError):  # not on a Dask worker
+        return
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
+@task(name="infer-shard", cache_policy=NONE, retries=1, retry_delay_seconds=2)
+def infer_shard(predict: PredictFn, shard: list[InputRow], k: int, batch_size: int) -> ShardResult:
+    """Records and error rows of one shard (:func:`shared.inference.compute_shard`)."""
+    _match_worker_threads()
+    return compute_shard(shard, k, predict, batch_size)
+
+
+class PrefectShardExecutor:
+    """Submits each shard as an ``infer-shard`` task to the current flow's task runner."""
+
+    def __init__(self, max_in_flight: int = 4):
+        self.max_in_flight = max_in_flight
+
+    def submit(self, predict: PredictFn, shard: list[InputRow], k: int, batch_size: int):
+        return infer_shard.submit(predict, shard, k, batch_size)
+
+
+@flow(name="batch-fanout", log_prints=True)
+def fanout_batch(domain: str, params: dict[str, Any], model_dir: str, input_path: str, output_dir: str) -> dict:
+    """The domain's batch job with its shards computed by this flow's task runner."""
+    from pipelines.template import get_pipeline
+
+    with use_shard_executor(PrefectShardExecutor()):
+        return get_pipeline(domain).batch_infer(params, model_dir, input_path, output_dir)
+
+
+def run_fanout(domain: str, params: dict[str, Any], model_dir: str, input_path: str, output_dir: str,
+               dask: str = LOCAL, n_workers: int = 2) -> dict:
+    """Run :func:`fanout_batch` (as a subflow when called inside a flow) on a Dask task runner."""
+    runner = dask_task_runner(dask, n_workers)
+    return fanout_batch.with_options(task_runner=runner)(domain, params, model_dir, input_path, output_dir)
