@@ -89,6 +89,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/speech.py
 	$(PY) benchmarks/ocr.py
 	$(PY) benchmarks/summarization.py
+	$(PY) benchmarks/scaling.py
 
 lock: | $(UV)
 	{ echo "# Exact versions of every package, frozen from a working install (Python 3.11, x86_64)."; \
