@@ -42,5 +42,5 @@ def batch_forecast(input_path: str, output_dir: str, registry: str = "runs/regis
                    horizon: int | None = None, dask: str | None = None) -> dict:
     """Forecast every series under ``input_path`` with a registered model (resumable).
     ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
-    entry = ModelRegistry(registry).get("forecasting", model)
+    entry = ModelRegistry(registry).verified("forecasting", model)
     return run_batch("forecasting", {"horizon": horizon}, str(entry.path), input_path, output_dir, dask)

@@ -42,5 +42,5 @@ def batch_predict(input_path: str, output_dir: str, dataset: str = "freesolv", r
                   model: str = "champion", smiles_col: str = "smiles", dask: str | None = None) -> dict:
     """Predict every SMILES under ``input_path`` with a registered model (resumable).
     ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
-    entry = ModelRegistry(registry).get(f"molecules-{dataset}", model)
+    entry = ModelRegistry(registry).verified(f"molecules-{dataset}", model)
     return run_batch("molecules", {"smiles_col": smiles_col}, str(entry.path), input_path, output_dir, dask)

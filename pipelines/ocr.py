@@ -50,5 +50,5 @@ def batch_read(input_path: str, output_dir: str, dataset: str = "rendered", regi
                model: str = "champion", page: bool = False, overlay: bool = False, dask: str | None = None) -> dict:
     """Read every image under ``input_path`` with a registered model (resumable; bad images are error rows).
     ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
-    entry = ModelRegistry(registry).get(f"ocr-{dataset}", model)
+    entry = ModelRegistry(registry).verified(f"ocr-{dataset}", model)
     return run_batch("ocr", {"page": page, "overlay": overlay}, str(entry.path), input_path, output_dir, dask)

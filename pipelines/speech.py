@@ -69,5 +69,5 @@ def batch_transcribe(input_path: str, output_dir: str, dataset: str = "english",
                      model: str = "champion", align: bool = False, dask: str | None = None) -> dict:
     """Transcribe every audio file under ``input_path`` with a registered model (resumable; bad files are error rows).
     ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
-    entry = ModelRegistry(registry).get(f"speech-asr-{dataset}", model)
+    entry = ModelRegistry(registry).verified(f"speech-asr-{dataset}", model)
     return run_batch("speech-asr", {"align": align}, str(entry.path), input_path, output_dir, dask)

@@ -54,5 +54,5 @@ def batch_summarize(input_path: str, output_dir: str, dataset: str = "debian", r
     """Summarize a JSONL, a .txt file or a folder with a registered model (resumable; bad documents are
     error rows).
     ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
-    entry = ModelRegistry(registry).get(f"summarization-{dataset}", model)
+    entry = ModelRegistry(registry).verified(f"summarization-{dataset}", model)
     return run_batch("summarization", {"config": config}, str(entry.path), input_path, output_dir, dask)

@@ -177,7 +177,7 @@ def data_to_model(domain: str, params: dict[str, Any], run_root: str, registry_r
                                "best_peer_scores": results.get("best_peer_scores"),
                                "metrics_md": str(run_dir / "evaluate" / "metrics.md"), "plot": results.get("plot")}
     if batch_input:
-        champion = ModelRegistry(registry_root).get(registered["name"], "champion")
+        champion = ModelRegistry(registry_root).verified(registered["name"], "champion")
         summary["batch"] = batch_infer_task(domain, params, str(champion.path), batch_input, str(run_dir / "batch"))
     return summary
 

@@ -42,5 +42,5 @@ def batch_predict(input_path: str, output_dir: str, dataset: str = "nuclei", reg
                   model: str = "champion", task: str = "both", dask: str | None = None) -> dict:
     """Predict every image under ``input_path`` with a registered model (resumable; bad files are error rows).
     ``dask``: fan the shards out over Dask ("local", or a scheduler address; see pipelines/fanout.py)."""
-    entry = ModelRegistry(registry).get(f"vision-{dataset}", model)
+    entry = ModelRegistry(registry).verified(f"vision-{dataset}", model)
     return run_batch("vision", {"task": task}, str(entry.path), input_path, output_dir, dask)

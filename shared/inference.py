@@ -37,6 +37,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
 import re
 import sys
 import time
@@ -58,6 +59,9 @@ from shared.errors import ConfigError, DataError
 Format = Literal["parquet", "jsonl"]
 FORMATS: tuple[str, ...] = ("parquet", "jsonl")
 MANIFEST_SUFFIXES: tuple[str, ...] = (".jsonl", ".txt")
+# Manifest entries must lie under the manifest's folder or one of these (os.pathsep-separated):
+# a manifest from elsewhere cannot make a job read /etc/... or ../../secrets.
+ALLOWED_ROOTS_ENV = "SEXTANT_ALLOWED_ROOTS"
 _SHARD_NAME = re.compile(r"shard-(\d+)\.(parquet|jsonl)")  # full match: "*.tmp" leftovers never match
 
 
@@ -172,6 +176,7 @@ def run_batch_inference(rows: Iterable[InputRow], predict: PredictFn, output_dir
     if foreign:
         raise DataError(f"{out} already holds {foreign[0]}; rerun with that format or use an empty folder")
     (out / "errors").mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(out)
     if total is None and isinstance(rows, Sized):
         total = len(rows)
     executor = executor if executor is not None else _CURRENT_EXECUTOR.get()
@@ -284,7 +289,9 @@ def resolve_inputs(path: str | Path, suffixes: tuple[str, ...]) -> list[Path]:
     A file ending in one of ``suffixes`` (case-insensitive) gives itself; a folder
     gives its matching files, recursively, sorted, skipping hidden files and
     folders; a ``.jsonl``/``.txt`` manifest gives one path per line, relative paths
-    resolved against the manifest's folder (a JSONL line gives its first string
+    resolved against the manifest's folder, every one of which must lie under that folder or
+    a root listed in ``SEXTANT_ALLOWED_ROOTS`` (``../`` escapes and outside absolute paths
+    are refused) (a JSONL line gives its first string
     value ending in one of ``suffixes``, e.g. ``{"path": "a/b.dat"}``; ``.txt``
     lines starting with ``#`` are comments). Manifest entries are not checked for
     existence: the app's reader flags missing ones as error rows. A missing
@@ -326,6 +333,14 @@ def file_rows(path: str | Path, suffixes: tuple[str, ...]) -> list[InputRow]:
 
 
 # ---------------------------------------------------------------- internals
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete the half-written ``.*.tmp`` files a killed run left (never readable as shards anyway)."""
+    for folder in (out, out / "errors"):
+        for leftover in folder.glob(".*.tmp"):
+            if leftover.is_file():
+                leftover.unlink(missing_ok=True)
+
+
 def _mark_duplicates(shard: list[InputRow], seen: set[str]) -> list[InputRow]:
     """The shard with every row whose id came earlier in the job turned into an error row; updates ``seen``."""
     marked = []
@@ -442,5 +457,21 @@ def _read_manifest(manifest: Path, ends: tuple[str, ...], wanted: str) -> list[P
             if entry is None:
                 raise DataError(f"{manifest}:{number}: no value ending in {wanted}")
         item = Path(entry).expanduser()
-        paths.append(item if item.is_absolute() else manifest.parent / item)
+        path = item if item.is_absolute() else manifest.parent / item
+        if not _allowed(path, manifest.parent):
+            raise DataError(f"{manifest}:{number}: {entry} is outside the manifest's folder; "
+                            f"add its folder to {ALLOWED_ROOTS_ENV} to allow it")
+        paths.append(path)
     return paths
+
+
+def allowed_roots(base: Path) -> list[Path]:
+    """``base`` plus the folders listed in ``SEXTANT_ALLOWED_ROOTS`` (``os.pathsep``-separated)."""
+    extra = [Path(p).expanduser() for p in os.environ.get(ALLOWED_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
+    return [base, *extra]
+
+
+def _allowed(path: Path, base: Path) -> bool:
+    """Whether ``path`` (symlinks and ``..`` resolved) lies under ``base`` or an allowed root."""
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(root.resolve()) for root in allowed_roots(base))

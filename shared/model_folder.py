@@ -28,7 +28,20 @@ from shared.tokenizers import Tokenizer, load_tokenizer
 
 FORMAT = "sextant-model/1"
 WEIGHTS, CONFIG, TOKENIZER = "model.safetensors", "config.json", "tokenizer.json"
-TRUSTED_MODULE_PREFIXES = ("shared.", "apps.")
+# The only modules a model folder can make us import, by builder name: a folder's config.json
+# names its builder, and an arbitrary import string there would run arbitrary code on load.
+# The core's own builders are here; the apps list theirs in ``apps.BUILDER_MODULES``
+# (tests/shared/test_model_folder.py checks that every registered builder is listed).
+CORE_BUILDER_MODULES: dict[str, str] = {"encoder-decoder": "shared.model_folder", "decoder": "shared.model_folder"}
+
+
+def builder_modules() -> dict[str, str]:
+    """Builder name -> the module that registers it: the core's plus ``apps.BUILDER_MODULES``."""
+    try:
+        app_modules = importlib.import_module("apps").BUILDER_MODULES
+    except (ImportError, AttributeError):
+        app_modules = {}
+    return {**app_modules, **CORE_BUILDER_MODULES}
 
 Builder = Callable[[dict[str, Any], Tokenizer | None], nn.Module]
 _BUILDERS: dict[str, tuple[Builder, str]] = {}
@@ -109,11 +122,15 @@ def read_model_spec(folder: str | Path) -> dict[str, Any]:
 
 
 def _ensure_builder(spec: dict[str, Any]) -> None:
-    name, module = spec["builder"], spec.get("builder_module", "")
+    """Register the folder's builder, importing only the module :func:`builder_modules` names for it
+    (the folder's own ``builder_module`` is informational and never imported)."""
+    name = spec["builder"]
     if name in _BUILDERS:
         return
-    if not module.startswith(TRUSTED_MODULE_PREFIXES):
-        raise ModelFolderError(f"refusing to import builder module {module!r} (outside shared/apps)")
+    allowed = builder_modules()
+    module = allowed.get(name)
+    if module is None:
+        raise ModelFolderError(f"unknown model builder {name!r}; known: {', '.join(sorted(allowed))}")
     try:
         importlib.import_module(module)
     except ImportError as err:

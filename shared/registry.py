@@ -181,12 +181,20 @@ class ModelRegistry:
             atomic_write_text(root / "aliases.json", json.dumps(aliases, indent=2, sort_keys=True) + "\n")
             return Promotion(True, version, current_id, reason)
 
-    def load(self, name: str, ref: str = CHAMPION) -> tuple[LoadedModel, ModelVersion]:
-        """Load a version's model after checking its weights' sha256."""
+    def verified(self, name: str, ref: str = CHAMPION) -> ModelVersion:
+        """:meth:`get`, after checking that the version's weights still have their registered sha256.
+
+        Use it whenever a registered folder is handed to code that loads it by path (batch flows).
+        """
         entry = self.get(name, ref)
         actual = sha256_file(entry.path / WEIGHTS)
         if actual != entry.weights_sha256:
             raise RegistryError(f"{name} {entry.version}: weights sha256 mismatch (file changed or corrupt)")
+        return entry
+
+    def load(self, name: str, ref: str = CHAMPION) -> tuple[LoadedModel, ModelVersion]:
+        """Load a version's model after checking its weights' sha256."""
+        entry = self.verified(name, ref)
         return load_model(entry.path), entry
 
     def describe(self, name: str) -> dict[str, Any]:

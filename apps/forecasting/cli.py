@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args, argv)
-    except (SextantError, ValueError, FileNotFoundError) as err:
+    except (SextantError, ValueError, OSError) as err:  # OSError: missing files, a full disk
         print(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
         return 2
 

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row))
         print(f"best peer: {result['best_peer']}; tables: {out}/metrics.json" + (f"; plot: {result['plot']}" if result["plot"] else ""))
         return 0
-    except (SextantError, ValueError, FileNotFoundError) as err:
+    except (SextantError, ValueError, OSError) as err:  # OSError: missing files, a full disk
         print(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
         return 2
 

@@ -42,9 +42,24 @@ def _deployment_and_artifacts(state):
         return asyncio.run(read())
 
 
+def _listening_hosts(port: int) -> set[str]:
+    """The local addresses with a socket listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    hosts = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                hosts.add("127.0.0.1" if address == "0100007F" else "::1" if address.endswith("01000000")
+                          and set(address[:24]) == {"0"} else address)
+    return hosts
+
+
 def test_deployed_flow_runs_on_a_postgres_backed_server(running_server, tmp_path):
     state = running_server
     assert state.database_url.startswith("postgresql+asyncpg://") and set(state.pids) == {"postgres", "server", "worker"}
+    for port in (state.pg_port, state.server_port):  # loopback only, never all interfaces
+        assert _listening_hosts(port) == {"127.0.0.1"}, port
     server.prefect(state, "deploy", "--name", "forecasting-nightly-retrain")
     params = {"config": "tiny", "registry": str(tmp_path / "registry"), "run_root": str(tmp_path / "runs"),
               "data_dir": str(tmp_path / "data")}

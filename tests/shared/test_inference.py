@@ -1,6 +1,7 @@
 """Batch inference runner: shards, resume, atomic outputs, error rows, input resolution."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -225,7 +226,8 @@ def test_resolve_inputs_file_and_folder(tmp_path):
         resolve_inputs(root, (".wav",))
 
 
-def test_resolve_inputs_manifests(tmp_path):
+def test_resolve_inputs_manifests(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEXTANT_ALLOWED_ROOTS", str(tmp_path / "elsewhere"))
     data = tmp_path / "data"
     absolute = touch(tmp_path / "elsewhere" / "abs.dat")
     manifest = data / "manifest.jsonl"
@@ -259,3 +261,18 @@ def test_resolve_inputs_missing_or_unknown_path(tmp_path):
 def test_module_does_not_import_torch():
     code = "import sys, shared.inference; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2]).returncode == 0
+
+
+@pytest.mark.parametrize("entry", ["../secret.dat", "/etc/passwd.dat", "sub/../../secret.dat", "link/x.dat"])
+def test_manifest_entries_may_not_escape_the_manifest_folder(tmp_path, monkeypatch, entry):
+    monkeypatch.delenv("SEXTANT_ALLOWED_ROOTS", raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    touch(tmp_path / "secret.dat")
+    (data / "link").symlink_to(tmp_path)  # a symlink out of the folder is an escape too
+    manifest = data / "m.txt"
+    manifest.write_text(f"ok.dat\n{entry}\n")
+    with pytest.raises(DataError, match=r"m.txt:2: .* is outside the manifest's folder; add its folder to SEXTANT_ALLOWED_ROOTS"):
+        resolve_inputs(manifest, (".dat",))
+    monkeypatch.setenv("SEXTANT_ALLOWED_ROOTS", f"/nowhere{os.pathsep}{tmp_path}{os.pathsep}/etc")
+    assert len(resolve_inputs(manifest, (".dat",))) == 2  # explicitly allowed

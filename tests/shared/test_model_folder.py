@@ -1,11 +1,13 @@
 """Model folders rebuild the same model from disk alone, with nothing unpickled."""
 
+import importlib
 import json
 
 import pytest
 import torch
 
 from shared.config import config_to_dict
+from shared import model_folder
 from shared.errors import ModelFolderError
 from shared.model_folder import load_model, save_model
 from shared.models import EncoderDecoder, GenerationConfig
@@ -39,14 +41,33 @@ def test_weights_are_safetensors_not_pickle(tmp_path):
     assert not raw.startswith(b"\x80")
 
 
-def test_refuses_builder_module_outside_project(tmp_path):
+def test_builders_come_from_the_allow_list_never_from_the_folder(tmp_path, monkeypatch):
     cfg = tiny_config()
     folder = save_model(tmp_path / "m", EncoderDecoder(cfg), "encoder-decoder", config_to_dict(cfg))
     spec = json.loads((folder / "config.json").read_text())
     spec["builder"], spec["builder_module"] = "evil", "os"
     (folder / "config.json").write_text(json.dumps(spec))
-    with pytest.raises(ModelFolderError, match="refusing"):
+    with pytest.raises(ModelFolderError, match="unknown model builder 'evil'"):
         load_model(folder)
+
+    # A known builder name with a hostile module: the allow-listed module is imported, not the folder's.
+    imported, real_import = [], importlib.import_module
+    monkeypatch.setattr(model_folder.importlib, "import_module",
+                        lambda name: real_import(name) if name == "apps" else imported.append(name))
+    monkeypatch.delitem(model_folder._BUILDERS, "forecasting", raising=False)
+    spec["builder"], spec["builder_module"] = "forecasting", "subprocess"
+    (folder / "config.json").write_text(json.dumps(spec))
+    with pytest.raises(ModelFolderError):
+        load_model(folder)  # our stub imported nothing, so the builder is still missing
+    assert imported == ["apps.forecasting.model"]
+
+
+def test_every_registered_builder_is_on_the_allow_list():
+    allowed = model_folder.builder_modules()
+    for module in sorted(set(allowed.values())):
+        importlib.import_module(module)
+    assert set(model_folder._BUILDERS) == set(allowed)
+    assert all(model_folder._BUILDERS[name][1] == module for name, module in allowed.items())
 
 
 def test_missing_or_mismatched_weights_are_clear_errors(tmp_path):

@@ -4,6 +4,8 @@ import json
 import multiprocessing as mp
 import random
 
+from pathlib import Path
+
 import pytest
 
 from shared.config import config_to_dict
@@ -56,6 +58,17 @@ def test_load_checks_weights_hash(tmp_path, model_dir):
     weights.write_bytes(bytes(data))
     with pytest.raises(RegistryError, match="sha256"):
         reg.load("toy")
+    with pytest.raises(RegistryError, match="sha256"):
+        reg.verified("toy")  # what the batch flows use before handing the folder on
+
+
+def test_batch_flows_check_the_weights_hash():
+    """Every flow that takes a registered model by path goes through verified(), never plain get()."""
+    import re
+
+    flows = Path(__file__).resolve().parents[2] / "pipelines"
+    for path in flows.glob("*.py"):
+        assert not re.search(r"ModelRegistry\([^)]*\)\.get\(", path.read_text()), path.name
 
 
 def test_unknown_version_and_manual_rollback(tmp_path, model_dir):

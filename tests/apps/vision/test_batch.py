@@ -63,7 +63,8 @@ def test_output_names_stay_inside_the_output_folder():
     assert output_name("../../etc/x.tif") == Path("_/_/etc/x.tif.png")
 
 
-def test_manifest_entries_outside_its_folder_never_overwrite_inputs(tiny_vision, tmp_path):
+def test_manifest_entries_outside_its_folder_never_overwrite_inputs(tiny_vision, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEXTANT_ALLOWED_ROOTS", str(tmp_path))  # outside entries are refused unless allowed
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     tile = sorted(Path(tiny_vision["data"], "test").glob("*.png"))[0]

@@ -1,0 +1,63 @@
+"""SIGKILL a batch job at random moments, rerun it until it finishes, and compare with an
+uninterrupted run: no row lost or duplicated, identical records and error rows, no leftovers.
+
+CI runs 3 seeded kills per job; ``benchmarks/reliability.py`` runs the full suite (20+ per app).
+"""
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.reliability.faults import compare_outputs, kill_until_done, timed_run
+
+ROOT = Path(__file__).resolve().parents[2]
+KILLS = 3
+
+
+def _check(reference: Path, recovered: Path, report, key: tuple[str, ...] = ("row_id",)) -> None:
+    assert report.kills == KILLS
+    found = compare_outputs(reference, recovered, key)
+    assert (found["lost"], found["duplicated"], found["tmp_leftovers"]) == (0, 0, []), found
+    assert found["same_records"] and found["same_errors"], found
+
+
+def test_shared_runner_survives_kills(tmp_path):
+    job = [sys.executable, str(ROOT / "tests" / "reliability" / "slow_batch.py")]
+    reference = [*job, str(tmp_path / "reference"), "400"]
+    wall = timed_run(reference, cwd=ROOT)
+    startup = timed_run(reference, cwd=ROOT)  # a rerun of a finished job: start-up only
+    report = kill_until_done([*job, str(tmp_path / "killed"), "400"], KILLS, startup, wall - startup, seed=0,
+                             cwd=ROOT)
+    _check(tmp_path / "reference", tmp_path / "killed", report)
+
+
+@pytest.fixture(scope="module")
+def forecasting_job(tmp_path_factory):
+    """A tiny forecasting model and a CSV of 1,500 series (3 of them bad)."""
+    from apps.forecasting import steps
+
+    root = tmp_path_factory.mktemp("kill-forecast")
+    cfg = steps.config("tiny")
+    data = steps.prepare_data(cfg, root / "data")
+    model = steps.train_model(cfg, data, root / "train")["model_dir"]
+    base = pd.read_parquet(root / "data" / "airpassengers.parquet")
+    frames = [base.assign(unique_id=f"s{i:04d}", y=base["y"] * (1 + i / 1500)) for i in range(1497)]
+    frames += [base.head(3).assign(unique_id=f"short{i}") for i in range(3)]
+    csv = root / "panel.csv"
+    pd.concat(frames).to_csv(csv, index=False)
+    return root, model, csv
+
+
+def test_forecasting_batch_survives_kills(forecasting_job):
+    root, model, csv = forecasting_job
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", "apps.forecasting.cli", "predict", "--model", model, "--input", str(csv),
+                "--out", str(out), "--series", "s0000"]
+
+    wall = timed_run(command(root / "reference"), cwd=ROOT)
+    startup = timed_run(command(root / "reference"), cwd=ROOT)
+    report = kill_until_done(command(root / "killed"), KILLS, startup, wall - startup, seed=1, cwd=ROOT)
+    _check(root / "reference", root / "killed", report, key=("row_id", "step"))
