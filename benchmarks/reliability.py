@@ -5,8 +5,9 @@
 
 Jobs: the shared batch runner on a CPU-bound synthetic job (error rows and a repeated row id
 included), and the forecasting app's ``predict`` CLI on 1,500 series (3 too short). Each job
-runs once uninterrupted; then, in a fresh output folder, it is killed ``--kills`` times
-(each kill lands inside the work still left) and rerun until it finishes. The outputs are
+runs once uninterrupted; then, in a fresh output folder, it is killed ``--kills`` times (each
+kill waits for a seeded random number of shards, between those already written and the last,
+plus up to one shard's share of the uninterrupted run time) and rerun until it finishes. The outputs are
 compared: rows lost, rows duplicated, identical records and error rows, leftover temporaries.
 
 Writes ``benchmarks/results/reliability.json`` and ``reliability.md``.
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.core import cpu_name  # noqa: E402
-from tests.reliability.faults import compare_outputs, kill_until_done, timed_run  # noqa: E402
+from tests.reliability.faults import compare_outputs, kill_until_done, shard_count, timed_run  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -51,7 +52,7 @@ def _jobs(work: Path) -> dict:
 
     model = forecasting_setup()
     return {
-        "shared runner (synthetic, 400 rows)": (("row_id",), lambda out: [*synthetic, str(out), "400"]),
+        "shared runner (synthetic, 1,000 rows)": (("row_id",), lambda out: [*synthetic, str(out), "1000"]),
         "forecasting predict (1,500 series)": (("row_id", "step"), lambda out: [
             sys.executable, "-m", "apps.forecasting.cli", "predict", "--model", model, "--input",
             str(work / "panel.csv"), "--out", str(out), "--series", "s0000"]),
@@ -65,8 +66,9 @@ def run(kills: int, seed: int) -> dict:
         for index, (name, (key, command)) in enumerate(_jobs(work).items()):
             reference, killed = work / f"job{index}-reference", work / f"job{index}-killed"
             wall = timed_run(command(reference), cwd=ROOT)
-            startup = timed_run(command(reference), cwd=ROOT)
-            report = kill_until_done(command(killed), kills, startup, wall - startup, seed=seed + index, cwd=ROOT)
+            shards = shard_count(reference)
+            report = kill_until_done(command(killed), kills, killed, shards, seed=seed + index,
+                                     jitter=wall / shards, cwd=ROOT)
             found = compare_outputs(reference, killed, key)
             rows.append({"job": name, "kills": report.kills, "runs": report.runs, "rows": found["rows"],
                          "lost": found["lost"], "duplicated": found["duplicated"],

@@ -30,8 +30,7 @@ class KillReport:
 
 def timed_run(command: list[str], env: dict[str, str] | None = None, cwd: str | Path | None = None,
               timeout: float = 600) -> float:
-    """Wall seconds of one uninterrupted run; raises if it fails. Running it again on its finished
-    output measures the start-up alone (every shard is skipped)."""
+    """Wall seconds of one uninterrupted run; raises if it fails."""
     start = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
@@ -39,39 +38,51 @@ def timed_run(command: list[str], env: dict[str, str] | None = None, cwd: str | 
     return time.perf_counter() - start
 
 
-def kill_until_done(command: list[str], kills: int, startup: float, work: float, seed: int,
-                    env: dict[str, str] | None = None, cwd: str | Path | None = None) -> KillReport:
-    """Start ``command`` and SIGKILL it ``kills`` times, then run it to completion.
+def _shards_written(out: Path) -> int:
+    return sum(1 for p in out.glob("shard-*") if not p.name.endswith(".tmp")) if out.is_dir() else 0
 
-    ``startup`` is the seconds a run spends before doing work (a rerun of a finished job) and
-    ``work`` the seconds of work in an uninterrupted run. Each kill lands at a seeded random
-    moment between 20% and 75% of the expected length of that run (start-up plus the work
-    still left: a resumed run skips what earlier runs finished). A run that finishes before
-    its kill ends the test early: ``report.kills`` says how many landed.
+
+def kill_until_done(command: list[str], kills: int, out: Path, total_shards: int, seed: int,
+                    jitter: float, env: dict[str, str] | None = None,
+                    cwd: str | Path | None = None) -> KillReport:
+    """Start the batch job ``command`` (writing to ``out``) and SIGKILL it ``kills`` times, then run
+    it to completion.
+
+    Each kill picks, seeded, a shard count between what is already written and the job's
+    ``total_shards`` minus one, waits until the job has written that many, then a random
+    fraction of ``jitter`` seconds more (about one shard's time), and kills: so kills land
+    anywhere from start-up (reading input) to the middle of the last shard. A run
+    that finishes before its kill ends the loop early: ``report.kills`` says how many landed.
     """
     rng = random.Random(seed)
     report = KillReport()
-    left = work
     while True:
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                    start_new_session=True)
         report.runs += 1
         if report.kills < kills:
-            moment = rng.uniform(0.2, 0.75) * (startup + left)  # anywhere in the run: reading input included
-            try:
-                process.wait(timeout=moment)
-            except subprocess.TimeoutExpired:
+            start = time.monotonic()
+            target = rng.randint(min(_shards_written(out), total_shards - 1), total_shards - 1)
+            extra = rng.uniform(0.0, jitter)
+            while process.poll() is None and _shards_written(out) < target:
+                time.sleep(0.005)
+            time.sleep(extra)
+            if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)  # the whole group: no child may finish the job
                 process.wait()
                 report.kills += 1
-                report.kill_times.append(moment)
-                left -= max(0.0, moment - startup)  # the work this run may have finished
+                report.kill_times.append(time.monotonic() - start)
                 continue
         _, err = process.communicate(timeout=600)
         report.returncode = process.returncode
         if process.returncode != 0:
             raise RuntimeError(f"run {report.runs} failed ({process.returncode}): {err[-2000:]}")
         return report
+
+
+def shard_count(out: Path) -> int:
+    """Shards a finished job wrote (the reference run's)."""
+    return _shards_written(out)
 
 
 def compare_outputs(reference: Path, recovered: Path, key: tuple[str, ...] = ("row_id",)) -> dict:

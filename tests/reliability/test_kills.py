@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.reliability.faults import compare_outputs, kill_until_done, timed_run
+from tests.reliability.faults import compare_outputs, kill_until_done, shard_count, timed_run
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 3
@@ -25,11 +25,10 @@ def _check(reference: Path, recovered: Path, report, key: tuple[str, ...] = ("ro
 
 def test_shared_runner_survives_kills(tmp_path):
     job = [sys.executable, str(ROOT / "tests" / "reliability" / "slow_batch.py")]
-    reference = [*job, str(tmp_path / "reference"), "400"]
-    wall = timed_run(reference, cwd=ROOT)
-    startup = timed_run(reference, cwd=ROOT)  # a rerun of a finished job: start-up only
-    report = kill_until_done([*job, str(tmp_path / "killed"), "400"], KILLS, startup, wall - startup, seed=0,
-                             cwd=ROOT)
+    wall = timed_run([*job, str(tmp_path / "reference"), "400"], cwd=ROOT)
+    shards = shard_count(tmp_path / "reference")
+    report = kill_until_done([*job, str(tmp_path / "killed"), "400"], KILLS, tmp_path / "killed", shards,
+                             seed=0, jitter=wall / shards, cwd=ROOT)
     _check(tmp_path / "reference", tmp_path / "killed", report)
 
 
@@ -58,6 +57,7 @@ def test_forecasting_batch_survives_kills(forecasting_job):
                 "--out", str(out), "--series", "s0000"]
 
     wall = timed_run(command(root / "reference"), cwd=ROOT)
-    startup = timed_run(command(root / "reference"), cwd=ROOT)
-    report = kill_until_done(command(root / "killed"), KILLS, startup, wall - startup, seed=1, cwd=ROOT)
+    shards = shard_count(root / "reference")
+    report = kill_until_done(command(root / "killed"), KILLS, root / "killed", shards, seed=1,
+                             jitter=wall / shards, cwd=ROOT)
     _check(root / "reference", root / "killed", report, key=("row_id", "step"))
