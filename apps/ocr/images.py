@@ -13,17 +13,20 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from shared.errors import DataError
+from shared.limits import env_limit
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
-MAX_PIXELS = 40_000_000  # refuse decompression bombs
+MAX_PIXELS_ENV, MAX_PIXELS = "SEXTANT_MAX_IMAGE_PIXELS", 40_000_000  # refuse decompression bombs
 
 
 def read_image(path: str | Path) -> np.ndarray:
     """A file as a ``uint8`` grayscale array; unreadable or empty files raise a one-line DataError."""
     try:
         with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise DataError(f"{path}: {image.width}x{image.height} is too large for a line or page image")
+            limit = env_limit(MAX_PIXELS_ENV, MAX_PIXELS)
+            if image.width * image.height > limit:
+                raise DataError(f"{path}: {image.width}x{image.height} is over the {limit:,.0f}-pixel limit "
+                                f"({MAX_PIXELS_ENV})")
             array = np.asarray(image.convert("L"))
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as err:
         raise DataError(f"{path}: not a readable image ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None

@@ -17,6 +17,7 @@ import torchaudio
 
 from shared.atomic import atomic_write_bytes
 from shared.errors import DataError
+from shared.limits import env_limit
 
 SAMPLE_RATE = 16000
 SILENCE_DBFS = -50.0  # a peak below this is treated as silence
@@ -52,11 +53,19 @@ def _unreadable_reason(error: Exception) -> str:
     return str(error).strip() or type(error).__name__
 
 
+MAX_SECONDS_ENV, MAX_SECONDS = "SEXTANT_MAX_AUDIO_SECONDS", 4 * 3600.0  # longer files are refused unread
+
+
 def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """The file as float32 mono in [-1, 1] at ``sample_rate`` Hz."""
     if not Path(path).is_file():
         raise DataError(f"{path}: not a readable audio file (no such file)")
     try:
+        info = sf.info(str(path))
+        limit = env_limit(MAX_SECONDS_ENV, MAX_SECONDS)
+        if info.samplerate > 0 and info.frames / info.samplerate > limit:  # checked on the header, before reading
+            raise DataError(f"{path}: {info.frames / info.samplerate:,.0f} s of audio is over the {limit:,.0f} s "
+                            f"limit ({MAX_SECONDS_ENV})")
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, ValueError, OSError) as error:
         raise DataError(f"{path}: not a readable audio file ({_unreadable_reason(error)})") from None

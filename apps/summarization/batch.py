@@ -20,10 +20,17 @@ from apps.summarization.summarize import Summarizer
 from shared.atomic import atomic_write_text
 from shared.errors import DataError
 from shared.inference import InferenceSummary, InputRow, read_outputs, run_batch_inference
+from shared.limits import env_limit
+
+
+MAX_BYTES_ENV, MAX_BYTES = "SEXTANT_MAX_DOCUMENT_BYTES", 5_000_000  # about a million words
 
 
 def check_document(raw: bytes) -> str:
     """The text of ``raw``, or a DataError saying why it cannot be summarized."""
+    limit = env_limit(MAX_BYTES_ENV, MAX_BYTES)
+    if len(raw) > limit:
+        raise DataError(f"{len(raw):,} bytes is over the {limit:,.0f}-byte document limit ({MAX_BYTES_ENV})")
     if b"\x00" in raw:
         raise DataError("binary content, not text")
     try:
@@ -61,7 +68,9 @@ def _jsonl_rows(path: Path) -> Iterator[InputRow]:
 
 def _file_row(path: Path, row_id: str) -> InputRow:
     try:
-        return InputRow(row_id, payload=check_document(path.read_bytes()))
+        with path.open("rb") as handle:  # never read more than the limit allows
+            raw = handle.read(int(env_limit(MAX_BYTES_ENV, MAX_BYTES)) + 1)
+        return InputRow(row_id, payload=check_document(raw))
     except (DataError, OSError) as err:
         return InputRow(row_id, error=str(err))
 

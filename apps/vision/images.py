@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from shared.errors import DataError
+from shared.limits import env_limit
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -30,6 +31,9 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     return (np.clip((values - low) / (high - low), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+MAX_PIXELS_ENV, MAX_PIXELS = "SEXTANT_MAX_IMAGE_PIXELS", 40_000_000  # larger images are refused unread
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
     """An image file as ``uint8 [H, W, 3]``: grayscale is repeated to 3 channels, alpha dropped,
     palette and CMYK converted, 16-bit and float scaled. A file that cannot be read, or whose
@@ -37,13 +41,17 @@ def read_rgb(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as image:
+            limit = env_limit(MAX_PIXELS_ENV, MAX_PIXELS)
+            if image.width * image.height > limit:  # checked on the header, before decoding
+                raise DataError(f"{path.name}: {image.width}x{image.height} is over the {limit:,.0f}-pixel limit "
+                                f"({MAX_PIXELS_ENV})")
             image.load()  # truncated files fail here, not later
             if image.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
                 image = image.convert("RGBA" if image.mode == "PA" else "RGB")
             array = np.asarray(image)
     except FileNotFoundError:
         raise DataError(f"{path.name}: no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise DataError(f"{path.name}: unreadable image ({str(err).splitlines()[0] or type(err).__name__})") from None
     if array.ndim == 2:
         array = np.repeat(to_uint8(array)[..., None], 3, axis=2)
