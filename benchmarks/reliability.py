@@ -4,7 +4,8 @@
     python benchmarks/reliability.py --kills 3     # what CI runs (tests/reliability)
 
 Jobs: the shared batch runner on a CPU-bound synthetic job (error rows and a repeated row id
-included), and the forecasting app's ``predict`` CLI on 1,500 series (3 too short). Each job
+included), the forecasting app's ``predict`` CLI on 1,500 series (3 too short), and the
+summarization CLI on 192 documents (2 bad) with a tiny model. Each job
 runs once uninterrupted; then, in a fresh output folder, it is killed ``--kills`` times (each
 kill waits for a seeded random number of shards, between those already written and the last,
 plus up to one shard's share of the uninterrupted run time) and rerun until it finishes. The outputs are
@@ -50,12 +51,29 @@ def _jobs(work: Path) -> dict:
         pd.concat(frames).to_csv(work / "panel.csv", index=False)
         return model
 
+    def summarization_setup():
+        from apps.summarization import steps
+
+        cfg = steps.config("tiny")
+        data = steps.prepare_data(cfg, work / "summ-data", progress=False)
+        model = steps.train_model(cfg, data, work / "summ-run")["model_dir"]
+        docs = [p.document for p in steps.load_set(data, "test")]
+        docs = (docs * (192 // len(docs) + 1))[:190]
+        lines = [json.dumps({"id": f"d{i:03d}", "document": d}) for i, d in enumerate(docs)]
+        lines += [json.dumps({"id": "empty", "document": "  "}), json.dumps({"id": "number", "document": 7})]
+        (work / "docs.jsonl").write_text("\n".join(lines) + "\n")
+        return model
+
     model = forecasting_setup()
+    summarizer = summarization_setup()
     return {
         "shared runner (synthetic, 1,000 rows)": (("row_id",), lambda out: [*synthetic, str(out), "1000"]),
         "forecasting predict (1,500 series)": (("row_id", "step"), lambda out: [
             sys.executable, "-m", "apps.forecasting.cli", "predict", "--model", model, "--input",
             str(work / "panel.csv"), "--out", str(out), "--series", "s0000"]),
+        "summarization (192 documents)": (("row_id",), lambda out: [
+            sys.executable, "-m", "apps.summarization.cli", str(work / "docs.jsonl"), "--model", summarizer,
+            "--out", str(out), "--format", "jsonl", "--beams", "2", "--max-length", "12"]),
     }
 
 

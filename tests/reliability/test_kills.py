@@ -61,3 +61,39 @@ def test_forecasting_batch_survives_kills(forecasting_job):
     report = kill_until_done(command(root / "killed"), KILLS, root / "killed", shards, seed=1,
                              jitter=wall / shards, cwd=ROOT)
     _check(root / "reference", root / "killed", report, key=("row_id", "step"))
+
+
+@pytest.fixture(scope="module")
+def summarization_job(tmp_path_factory):
+    """A tiny summarizer and a JSONL of 192 Debian test documents (3 shards), 2 of them bad."""
+    import json
+
+    from apps.summarization import steps
+
+    root = tmp_path_factory.mktemp("kill-summ")
+    cfg = steps.config("tiny")
+    data = steps.prepare_data(cfg, root / "data", progress=False)
+    model = steps.train_model(cfg, data, root / "run")["model_dir"]
+    docs = [json.dumps({"id": p.id, "document": p.document}) for p in steps.load_set(data, "test")]
+    docs = (docs * (192 // len(docs) + 1))[:190]
+    docs = [json.dumps({"id": f"d{i:03d}", "document": json.loads(d)["document"]}) for i, d in enumerate(docs)]
+    docs += [json.dumps({"id": "empty", "document": "  "}), json.dumps({"id": "number", "document": 7})]
+    inputs = root / "docs.jsonl"
+    inputs.write_text("\n".join(docs) + "\n")
+    return root, model, inputs
+
+
+def test_summarization_batch_survives_kills(summarization_job):
+    root, model, inputs = summarization_job
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", "apps.summarization.cli", str(inputs), "--model", model, "--out", str(out),
+                "--format", "jsonl", "--beams", "2", "--max-length", "12"]
+
+    wall = timed_run(command(root / "reference"), cwd=ROOT)
+    shards = shard_count(root / "reference")
+    assert shards == 3
+    report = kill_until_done(command(root / "killed"), KILLS, root / "killed", shards, seed=2,
+                             jitter=wall / shards, cwd=ROOT)
+    _check(root / "reference", root / "killed", report)
+    assert (root / "killed" / "summaries.jsonl").read_text() == (root / "reference" / "summaries.jsonl").read_text()
