@@ -4,8 +4,9 @@
     python benchmarks/reliability.py --kills 3     # what CI runs (tests/reliability)
 
 Jobs: the shared batch runner on a CPU-bound synthetic job (error rows and a repeated row id
-included), the forecasting app's ``predict`` CLI on 1,500 series (3 too short), and the
-summarization CLI on 192 documents (2 bad) with a tiny model. Each job
+included), the forecasting app's ``predict`` CLI on 1,500 series (3 too short), the summarization CLI
+on 192 documents (2 bad) and the vision ``predict`` CLI on 192 images (2 corrupt), with
+tiny models. Each job
 runs once uninterrupted; then, in a fresh output folder, it is killed ``--kills`` times (each
 kill waits for a seeded random number of shards, between those already written and the last,
 plus up to one shard's share of the uninterrupted run time) and rerun until it finishes. The outputs are
@@ -64,8 +65,23 @@ def _jobs(work: Path) -> dict:
         (work / "docs.jsonl").write_text("\n".join(lines) + "\n")
         return model
 
+    def vision_setup():
+        from apps.vision import steps
+
+        cfg = steps.config("tiny")
+        data = steps.prepare_data(cfg, work / "vision-data")
+        model = steps.train_model(cfg, data, work / "vision-run")["model_dir"]
+        tiles = sorted(Path(data, "test").glob("*.png"))
+        (work / "images").mkdir()
+        for i in range(190):
+            shutil.copy(tiles[i % len(tiles)], work / "images" / f"tile-{i:03d}.png")
+        (work / "images" / "truncated.png").write_bytes(tiles[0].read_bytes()[:100])
+        (work / "images" / "empty.png").write_bytes(b"")
+        return model
+
     model = forecasting_setup()
     summarizer = summarization_setup()
+    segmenter = vision_setup()
     return {
         "shared runner (synthetic, 1,000 rows)": (("row_id",), lambda out: [*synthetic, str(out), "1000"]),
         "forecasting predict (1,500 series)": (("row_id", "step"), lambda out: [
@@ -74,6 +90,9 @@ def _jobs(work: Path) -> dict:
         "summarization (192 documents)": (("row_id",), lambda out: [
             sys.executable, "-m", "apps.summarization.cli", str(work / "docs.jsonl"), "--model", summarizer,
             "--out", str(out), "--format", "jsonl", "--beams", "2", "--max-length", "12"]),
+        "vision predict (192 images)": (("row_id",), lambda out: [
+            sys.executable, "-m", "apps.vision.cli", "predict", str(work / "images"), "--model", segmenter,
+            "--out", str(out), "--no-flips"]),
     }
 
 

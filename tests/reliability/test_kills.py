@@ -97,3 +97,39 @@ def test_summarization_batch_survives_kills(summarization_job):
                              jitter=wall / shards, cwd=ROOT)
     _check(root / "reference", root / "killed", report)
     assert (root / "killed" / "summaries.jsonl").read_text() == (root / "reference" / "summaries.jsonl").read_text()
+
+
+@pytest.fixture(scope="module")
+def vision_job(tmp_path_factory):
+    """A tiny segmentation/detection model and a folder of 190 test tiles plus 2 corrupt files (3 shards)."""
+    import shutil
+
+    from apps.vision import steps
+
+    root = tmp_path_factory.mktemp("kill-vision")
+    cfg = steps.config("tiny")
+    data = steps.prepare_data(cfg, root / "data")
+    model = steps.train_model(cfg, data, root / "run")["model_dir"]
+    tiles = sorted(Path(data, "test").glob("*.png"))
+    images = root / "images"
+    images.mkdir()
+    for i in range(190):
+        shutil.copy(tiles[i % len(tiles)], images / f"tile-{i:03d}.png")
+    (images / "truncated.png").write_bytes(tiles[0].read_bytes()[:100])
+    (images / "empty.png").write_bytes(b"")
+    return root, model, images
+
+
+def test_vision_batch_survives_kills(vision_job):
+    root, model, images = vision_job
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", "apps.vision.cli", "predict", str(images), "--model", model, "--out", str(out),
+                "--no-flips"]
+
+    wall = timed_run(command(root / "reference"), cwd=ROOT)
+    shards = shard_count(root / "reference")
+    assert shards == 3
+    report = kill_until_done(command(root / "killed"), KILLS, root / "killed", shards, seed=3,
+                             jitter=wall / shards, cwd=ROOT)
+    _check(root / "reference", root / "killed", report)
