@@ -5,8 +5,8 @@
 
 Jobs: the shared batch runner on a CPU-bound synthetic job (error rows and a repeated row id
 included), the forecasting app's ``predict`` CLI on 1,500 series (3 too short), the summarization CLI
-on 192 documents (2 bad) and the vision ``predict`` CLI on 192 images (2 corrupt), with
-tiny models. Each job
+on 192 documents (2 bad), the vision ``predict`` CLI on 192 images and the OCR ``read`` CLI
+on 192 line images (2 corrupt each), with tiny models. Each job
 runs once uninterrupted; then, in a fresh output folder, it is killed ``--kills`` times (each
 kill waits for a seeded random number of shards, between those already written and the last,
 plus up to one shard's share of the uninterrupted run time) and rerun until it finishes. The outputs are
@@ -79,9 +79,24 @@ def _jobs(work: Path) -> dict:
         (work / "images" / "empty.png").write_bytes(b"")
         return model
 
+    def ocr_setup():
+        from apps.ocr import steps
+
+        cfg = steps.config("tiny")
+        data = steps.prepare_data(cfg, work / "ocr-data", progress=False)
+        model = steps.train_model(cfg, data, work / "ocr-run")["model_dir"]
+        lines = sorted(Path(data, "images", "test").glob("*.png"))
+        (work / "lines").mkdir()
+        for i in range(190):
+            shutil.copy(lines[i % len(lines)], work / "lines" / f"line-{i:03d}.png")
+        (work / "lines" / "truncated.png").write_bytes(lines[0].read_bytes()[:80])
+        (work / "lines" / "empty.png").write_bytes(b"")
+        return model
+
     model = forecasting_setup()
     summarizer = summarization_setup()
     segmenter = vision_setup()
+    reader = ocr_setup()
     return {
         "shared runner (synthetic, 1,000 rows)": (("row_id",), lambda out: [*synthetic, str(out), "1000"]),
         "forecasting predict (1,500 series)": (("row_id", "step"), lambda out: [
@@ -93,6 +108,9 @@ def _jobs(work: Path) -> dict:
         "vision predict (192 images)": (("row_id",), lambda out: [
             sys.executable, "-m", "apps.vision.cli", "predict", str(work / "images"), "--model", segmenter,
             "--out", str(out), "--no-flips"]),
+        "OCR read (192 line images)": (("row_id",), lambda out: [
+            sys.executable, "-m", "apps.ocr.cli", "read", str(work / "lines"), "--model", reader, "--out", str(out),
+            "--format", "jsonl"]),
     }
 
 

@@ -133,3 +133,39 @@ def test_vision_batch_survives_kills(vision_job):
     report = kill_until_done(command(root / "killed"), KILLS, root / "killed", shards, seed=3,
                              jitter=wall / shards, cwd=ROOT)
     _check(root / "reference", root / "killed", report)
+
+
+@pytest.fixture(scope="module")
+def ocr_job(tmp_path_factory):
+    """A tiny line model and a folder of 190 rendered test lines plus 2 corrupt files (3 shards)."""
+    import shutil
+
+    from apps.ocr import steps
+
+    root = tmp_path_factory.mktemp("kill-ocr")
+    cfg = steps.config("tiny")
+    data = steps.prepare_data(cfg, root / "data", progress=False)
+    model = steps.train_model(cfg, data, root / "run")["model_dir"]
+    lines = sorted(Path(data, "images", "test").glob("*.png"))
+    images = root / "lines"
+    images.mkdir()
+    for i in range(190):
+        shutil.copy(lines[i % len(lines)], images / f"line-{i:03d}.png")
+    (images / "truncated.png").write_bytes(lines[0].read_bytes()[:80])
+    (images / "empty.png").write_bytes(b"")
+    return root, model, images
+
+
+def test_ocr_batch_survives_kills(ocr_job):
+    root, model, images = ocr_job
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", "apps.ocr.cli", "read", str(images), "--model", model, "--out", str(out),
+                "--format", "jsonl"]
+
+    wall = timed_run(command(root / "reference"), cwd=ROOT)
+    shards = shard_count(root / "reference")
+    assert shards == 3
+    report = kill_until_done(command(root / "killed"), KILLS, root / "killed", shards, seed=4,
+                             jitter=wall / shards, cwd=ROOT)
+    _check(root / "reference", root / "killed", report)
