@@ -1,0 +1,133 @@
+"""The batch jobs the kill suite runs: one definition for ``tests/reliability/test_kills.py``
+(3 kills each, in CI) and ``benchmarks/reliability.py`` (20 each).
+
+Each job trains a tiny model where it needs one, writes its input (bad rows included) and
+gives the command line that writes the job's output to a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.reliability.faults import compare_outputs, kill_until_done, shard_count, timed_run
+
+ROOT = Path(__file__).resolve().parents[2]
+Command = Callable[[Path], list[str]]  # output folder -> command line
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    name: str
+    slug: str
+    prepare: Callable[[Path], Command]  # work folder -> command builder
+    key: tuple[str, ...] = ("row_id",)  # what identifies one output record
+    shards: int | None = None  # how many shards the input makes, when the test pins it
+    same_files: tuple[str, ...] = ()  # further outputs that must come out identical
+
+
+def _python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def _synthetic(rows: int) -> Callable[[Path], Command]:
+    def prepare(work: Path) -> Command:
+        return lambda out: [sys.executable, str(ROOT / "tests" / "reliability" / "slow_batch.py"), str(out), str(rows)]
+
+    return prepare
+
+
+def _forecasting(work: Path) -> Command:
+    """A tiny forecasting model and a CSV of 1,500 series (3 of them too short)."""
+    import pandas as pd
+
+    from apps.forecasting import steps
+
+    cfg = steps.config("tiny")
+    data = steps.prepare_data(cfg, work / "data")
+    model = steps.train_model(cfg, data, work / "run")["model_dir"]
+    base = pd.read_parquet(work / "data" / "airpassengers.parquet")
+    frames = [base.assign(unique_id=f"s{i:04d}", y=base["y"] * (1 + i / 1500)) for i in range(1497)]
+    frames += [base.head(3).assign(unique_id=f"short{i}") for i in range(3)]
+    pd.concat(frames).to_csv(work / "panel.csv", index=False)
+    return lambda out: _python_module("apps.forecasting.cli", "predict", "--model", model, "--input",
+                                      str(work / "panel.csv"), "--out", str(out), "--series", "s0000")
+
+
+def _summarization(work: Path) -> Command:
+    """A tiny summarizer and a JSONL of 190 Debian test documents plus 2 bad lines."""
+    from apps.summarization import steps
+
+    cfg = steps.config("tiny")
+    data = steps.prepare_data(cfg, work / "data", progress=False)
+    model = steps.train_model(cfg, data, work / "run")["model_dir"]
+    docs = [p.document for p in steps.load_set(data, "test")]
+    docs = (docs * (192 // len(docs) + 1))[:190]
+    lines = [json.dumps({"id": f"d{i:03d}", "document": d}) for i, d in enumerate(docs)]
+    lines += [json.dumps({"id": "empty", "document": "  "}), json.dumps({"id": "number", "document": 7})]
+    (work / "docs.jsonl").write_text("\n".join(lines) + "\n")
+    return lambda out: _python_module("apps.summarization.cli", str(work / "docs.jsonl"), "--model", model,
+                                      "--out", str(out), "--format", "jsonl", "--beams", "2", "--max-length", "12")
+
+
+def _image_folder(sources: list[Path], folder: Path, stem: str, truncate_at: int) -> Path:
+    """190 copies of ``sources`` (cycled) plus a truncated and an empty PNG."""
+    folder.mkdir()
+    for i in range(190):
+        shutil.copy(sources[i % len(sources)], folder / f"{stem}-{i:03d}.png")
+    (folder / "truncated.png").write_bytes(sources[0].read_bytes()[:truncate_at])
+    (folder / "empty.png").write_bytes(b"")
+    return folder
+
+
+def _vision(work: Path) -> Command:
+    """A tiny segmentation/detection model and a folder of 190 test tiles plus 2 corrupt files."""
+    from apps.vision import steps
+
+    cfg = steps.config("tiny")
+    data = steps.prepare_data(cfg, work / "data")
+    model = steps.train_model(cfg, data, work / "run")["model_dir"]
+    images = _image_folder(sorted(Path(data, "test").glob("*.png")), work / "images", "tile", 100)
+    return lambda out: _python_module("apps.vision.cli", "predict", str(images), "--model", model, "--out", str(out),
+                                      "--no-flips")
+
+
+def _ocr(work: Path) -> Command:
+    """A tiny line model and a folder of 190 rendered test lines plus 2 corrupt files."""
+    from apps.ocr import steps
+
+    cfg = steps.config("tiny")
+    data = steps.prepare_data(cfg, work / "data", progress=False)
+    model = steps.train_model(cfg, data, work / "run")["model_dir"]
+    lines = _image_folder(sorted(Path(data, "images", "test").glob("*.png")), work / "lines", "line", 80)
+    return lambda out: _python_module("apps.ocr.cli", "read", str(lines), "--model", model, "--out", str(out),
+                                      "--format", "jsonl")
+
+
+def batch_jobs(synthetic_rows: int) -> list[BatchJob]:
+    """Every job of the kill suite, in a fixed order (job ``i`` uses seed ``base + i``)."""
+    return [
+        BatchJob(f"shared runner (synthetic, {synthetic_rows:,} rows)", "synthetic", _synthetic(synthetic_rows)),
+        BatchJob("forecasting predict (1,500 series)", "forecasting", _forecasting, key=("row_id", "step")),
+        BatchJob("summarization (192 documents)", "summarization", _summarization, shards=3,
+                 same_files=("summaries.jsonl",)),
+        BatchJob("vision predict (192 images)", "vision", _vision, shards=3),
+        BatchJob("OCR read (192 line images)", "ocr", _ocr, shards=3),
+    ]
+
+
+def run_job(job: BatchJob, work: Path, kills: int, seed: int) -> dict:
+    """Prepare ``job`` in ``work``, run it once uninterrupted, then kill it ``kills`` times in a fresh
+    output folder and rerun it to the end; the comparison of the two outputs, with the counts."""
+    command = job.prepare(work)
+    reference, killed = work / "reference", work / "killed"
+    wall = timed_run(command(reference), cwd=ROOT)
+    shards = shard_count(reference)
+    report = kill_until_done(command(killed), kills, killed, shards, seed=seed, jitter=wall / shards, cwd=ROOT)
+    found = compare_outputs(reference, killed, job.key)
+    found["same_files"] = all((reference / f).read_bytes() == (killed / f).read_bytes() for f in job.same_files)
+    return {**found, "kills": report.kills, "runs": report.runs, "shards": shards, "seconds_uninterrupted": wall}
