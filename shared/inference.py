@@ -194,6 +194,13 @@ def run_batch_inference(rows: Iterable[InputRow], predict: PredictFn, output_dir
         counts["written"] += 1
         counts["processed"] += n
 
+    def drain(keep: int) -> None:
+        """Write finished shards, oldest first, until at most ``keep`` are in flight."""
+        while len(in_flight) > keep:
+            done_k, n, future = in_flight.popleft()
+            finish(done_k, n, future.result())
+            bar.update(n)
+
     stream = iter(rows)
     with tqdm(total=total, unit="row", desc="infer", disable=not progress, dynamic_ncols=True,
               mininterval=0.5 if sys.stderr.isatty() else 30.0) as bar:
@@ -213,14 +220,8 @@ def run_batch_inference(rows: Iterable[InputRow], predict: PredictFn, output_dir
                 finish(k, len(shard), compute_shard(shard, k, predict, batch_size, bar))
                 continue
             in_flight.append((k, len(shard), executor.submit(predict, shard, k, batch_size)))
-            while len(in_flight) >= max(1, executor.max_in_flight):
-                done_k, n, future = in_flight.popleft()
-                finish(done_k, n, future.result())
-                bar.update(n)
-        while in_flight:
-            done_k, n, future = in_flight.popleft()
-            finish(done_k, n, future.result())
-            bar.update(n)
+            drain(keep=max(1, executor.max_in_flight) - 1)
+        drain(keep=0)
 
     errors_path = out / "errors.jsonl"
     merged = [out / "errors" / f"{path.stem}.jsonl" for _, path in _shard_files(out)]
@@ -289,11 +290,11 @@ def resolve_inputs(path: str | Path, suffixes: tuple[str, ...]) -> list[Path]:
     A file ending in one of ``suffixes`` (case-insensitive) gives itself; a folder
     gives its matching files, recursively, sorted, skipping hidden files and
     folders; a ``.jsonl``/``.txt`` manifest gives one path per line, relative paths
-    resolved against the manifest's folder, every one of which must lie under that folder or
-    a root listed in ``SEXTANT_ALLOWED_ROOTS`` (``../`` escapes and outside absolute paths
-    are refused) (a JSONL line gives its first string
+    resolved against the manifest's folder (a JSONL line gives its first string
     value ending in one of ``suffixes``, e.g. ``{"path": "a/b.dat"}``; ``.txt``
-    lines starting with ``#`` are comments). Manifest entries are not checked for
+    lines starting with ``#`` are comments). Every manifest entry must lie under the
+    manifest's folder or a root listed in ``SEXTANT_ALLOWED_ROOTS``: ``../`` escapes and
+    outside absolute paths are refused. Manifest entries are not checked for
     existence: the app's reader flags missing ones as error rows. A missing
     ``path``, or one that gives no files, raises :class:`~shared.errors.DataError`.
     """
@@ -442,6 +443,7 @@ def _count_lines(path: Path) -> int:
 def _read_manifest(manifest: Path, ends: tuple[str, ...], wanted: str) -> list[Path]:
     """Paths listed in a .jsonl or .txt manifest, relative ones resolved against its folder."""
     is_jsonl = manifest.suffix.lower() == ".jsonl"
+    roots = [root.resolve() for root in allowed_roots(manifest.parent)]
     paths: list[Path] = []
     for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
         entry: Any = line.strip()
@@ -458,7 +460,7 @@ def _read_manifest(manifest: Path, ends: tuple[str, ...], wanted: str) -> list[P
                 raise DataError(f"{manifest}:{number}: no value ending in {wanted}")
         item = Path(entry).expanduser()
         path = item if item.is_absolute() else manifest.parent / item
-        if not _allowed(path, manifest.parent):
+        if not any(path.resolve().is_relative_to(root) for root in roots):  # symlinks and ``..`` resolved
             raise DataError(f"{manifest}:{number}: {entry} is outside the manifest's folder; "
                             f"add its folder to {ALLOWED_ROOTS_ENV} to allow it")
         paths.append(path)
@@ -470,8 +472,3 @@ def allowed_roots(base: Path) -> list[Path]:
     extra = [Path(p).expanduser() for p in os.environ.get(ALLOWED_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
     return [base, *extra]
 
-
-def _allowed(path: Path, base: Path) -> bool:
-    """Whether ``path`` (symlinks and ``..`` resolved) lies under ``base`` or an allowed root."""
-    resolved = path.resolve()
-    return any(resolved.is_relative_to(root.resolve()) for root in allowed_roots(base))
