@@ -85,12 +85,13 @@ def shard_count(out: Path) -> int:
     return _shards_written(out)
 
 
-def compare_outputs(reference: Path, recovered: Path, key: tuple[str, ...] = ("row_id",)) -> dict:
+def compare_outputs(reference: Path, recovered: Path, key: tuple[str, ...] = ("row_id",),
+                    ignore: tuple[str, ...] = ()) -> dict:
     """Records lost and duplicated in ``recovered`` against ``reference`` (keyed by ``key``: a row
-    id, plus the step for apps writing several records per row), whether the records and error
-    rows are identical, and leftover temporaries."""
-    ref = read_outputs(reference)
-    got = read_outputs(recovered)
+    id, plus the step for apps writing several records per row), whether the records (less the
+    ``ignore`` fields, such as timings) and error rows are identical, and leftover temporaries."""
+    ref = [{k: v for k, v in r.items() if k not in ignore} for r in read_outputs(reference)]
+    got = [{k: v for k, v in r.items() if k not in ignore} for r in read_outputs(recovered)]
     ref_keys = Counter(tuple(r.get(k) for k in key) for r in ref)
     got_keys = Counter(tuple(r.get(k) for k in key) for r in got)
     lost = sum((ref_keys - got_keys).values())
