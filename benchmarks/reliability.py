@@ -41,7 +41,7 @@ def run(kills: int, seed: int) -> dict:
     try:
         for index, job in enumerate(batch_jobs(synthetic_rows=1000)):
             (work / job.slug).mkdir()
-            found = run_job(job, work / job.slug, kills, seed=seed + index)
+            found = run_job(job, work / job.slug, work / "tiny-models", kills, seed=seed + index)
             rows.append({"job": job.name, "kills": found["kills"], "runs": found["runs"], "rows": found["rows"],
                          "lost": found["lost"], "duplicated": found["duplicated"],
                          "same_records": found["same_records"], "same_errors": found["same_errors"],

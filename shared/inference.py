@@ -445,7 +445,11 @@ def _read_manifest(manifest: Path, ends: tuple[str, ...], wanted: str) -> list[P
     is_jsonl = manifest.suffix.lower() == ".jsonl"
     roots = [root.resolve() for root in allowed_roots(manifest.parent)]
     paths: list[Path] = []
-    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = manifest.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{manifest}: not UTF-8 (byte {err.start}); manifests are UTF-8 text") from None
+    for number, line in enumerate(text.splitlines(), 1):
         entry: Any = line.strip()
         if not entry or (not is_jsonl and entry.startswith("#")):
             continue

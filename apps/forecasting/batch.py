@@ -34,7 +34,8 @@ def read_rows(path: str | Path, freq: str | None = None, min_length: int = 8) ->
         try:
             frame, report = validate(read_series_file(file), freq=freq, fill="interpolate", duplicates="refuse", min_length=min_length)
         except DataError as err:
-            yield InputRow(f"{prefix}<file>", error=f"{file.name}: {err}")
+            message = str(err) if str(file) in str(err) else f"{file.name}: {err}"  # name the file once
+            yield InputRow(f"{prefix}<file>", error=message)
             continue
         for uid, reason in report.dropped.items():
             yield InputRow(f"{prefix}{uid}", error=reason)

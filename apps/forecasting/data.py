@@ -11,6 +11,7 @@ the rest go on.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -230,10 +231,18 @@ def _clean_series(uid: str, s: pd.DataFrame, freq: str | None, fill: FillPolicy,
     return s[list(REQUIRED)].reset_index(drop=True)
 
 
-def _guess_freq(ds: pd.Series) -> str:
-    """The most common spacing, when pandas cannot infer a frequency."""
+def _guess_freq(ds: pd.Series, window: int = 4, samples: int = 64) -> str:
+    """The frequency of a series pandas cannot infer whole (a gap, an off-grid timestamp): the one
+    most runs of ``window`` consecutive timestamps agree on (so a monthly series with a missing
+    month stays monthly, not "31D"), else the most common spacing."""
     if len(ds) < 2:
         raise DataError("too short to infer a frequency (set freq)")
+    index = pd.DatetimeIndex(ds)
+    if len(index) >= window:
+        starts = np.unique(np.linspace(0, len(index) - window, num=min(samples, len(index) - window + 1)).astype(int))
+        votes = Counter(f for i in starts if (f := pd.infer_freq(index[i:i + window])) is not None)
+        if votes:
+            return votes.most_common(1)[0][0]
     step = pd.Series(ds).diff().dropna().mode().iloc[0]
     return pd.tseries.frequencies.to_offset(step).freqstr
 

@@ -64,7 +64,7 @@ def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         info = sf.info(str(path))
         limit = env_limit(MAX_SECONDS_ENV, MAX_SECONDS)
         if info.samplerate > 0 and info.frames / info.samplerate > limit:  # checked on the header, before reading
-            raise DataError(f"{path}: {info.frames / info.samplerate:,.0f} s of audio is over the {limit:,.0f} s "
+            raise DataError(f"{path}: {info.frames / info.samplerate:,.1f} s of audio is over the {limit:,g} s "
                             f"limit ({MAX_SECONDS_ENV})")
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, ValueError, OSError) as error:

@@ -87,7 +87,10 @@ def document_rows(path: str | Path) -> list[InputRow]:
             raise DataError(f"no .txt files in {path}")
         return [_file_row(f, f.relative_to(path).as_posix()) for f in files]
     if path.suffix.lower() == ".jsonl":
-        return list(_jsonl_rows(path))
+        rows = list(_jsonl_rows(path))
+        if not rows:
+            raise DataError(f"no documents in {path} (it has no non-blank lines)")
+        return rows
     return [_file_row(path, path.name)]
 
 

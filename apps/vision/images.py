@@ -21,10 +21,17 @@ def png_bytes(array: np.ndarray) -> bytes:
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
     """Scale any numeric image to ``uint8``: 8-bit as is; 16-bit, float and other ranges by their
-    1st-99.8th percentiles (microscopy and 16-bit scans rarely use the full range)."""
+    1st-99.8th percentiles (microscopy and 16-bit scans rarely use the full range). NaN and
+    infinite pixels (float TIFFs) become the darkest value; an image with no finite pixel is a
+    :class:`~shared.errors.DataError`."""
     if array.dtype == np.uint8:
         return array
     values = array.astype(np.float32)
+    finite = np.isfinite(values)
+    if not finite.all():
+        if not finite.any():
+            raise DataError("no finite pixel values")
+        values = np.where(finite, values, values[finite].min())
     low, high = np.percentile(values, [1.0, 99.8])
     if high <= low:
         high = low + 1.0
@@ -53,6 +60,8 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise DataError(f"{path.name}: no such file") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise DataError(f"{path.name}: unreadable image ({str(err).splitlines()[0] or type(err).__name__})") from None
+    if array.dtype.kind == "f" and not np.isfinite(array).any():
+        raise DataError(f"{path.name}: no finite pixel values")
     if array.ndim == 2:
         array = np.repeat(to_uint8(array)[..., None], 3, axis=2)
     elif array.ndim == 3 and array.shape[2] in (1, 2):  # gray (+ alpha)

@@ -1,8 +1,8 @@
 """The batch jobs the kill suite runs: one definition for ``tests/reliability/test_kills.py``
 (3 kills each, in CI) and ``benchmarks/reliability.py`` (20 each).
 
-Each job trains a tiny model where it needs one, writes its input (bad rows included) and
-gives the command line that writes the job's output to a folder.
+Each job uses its app's tiny model (``tests/reliability/tiny_models.py``), writes its input
+(bad rows included) and gives the command line that writes the job's output to a folder.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.reliability.faults import compare_outputs, kill_until_done, shard_count, timed_run
+from tests.reliability.tiny_models import tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 Command = Callable[[Path], list[str]]  # output folder -> command line
@@ -24,7 +25,7 @@ Command = Callable[[Path], list[str]]  # output folder -> command line
 class BatchJob:
     name: str
     slug: str
-    prepare: Callable[[Path], Command]  # work folder -> command builder
+    prepare: Callable[[Path, Path], Command]  # (work folder, tiny models folder) -> command builder
     key: tuple[str, ...] = ("row_id",)  # what identifies one output record
     shards: int | None = None  # how many shards the input makes, when the test pins it
     same_files: tuple[str, ...] = ()  # further outputs that must come out identical
@@ -36,42 +37,36 @@ def _python_module(module: str, *args: str) -> list[str]:
 
 
 def _synthetic(rows: int) -> Callable[[Path], Command]:
-    def prepare(work: Path) -> Command:
+    def prepare(work: Path, models: Path) -> Command:
         return lambda out: [sys.executable, str(ROOT / "tests" / "reliability" / "slow_batch.py"), str(out), str(rows)]
 
     return prepare
 
 
-def _forecasting(work: Path) -> Command:
+def _forecasting(work: Path, models: Path) -> Command:
     """A tiny forecasting model and a CSV of 1,500 series (3 of them too short)."""
     import pandas as pd
 
-    from apps.forecasting import steps
-
-    cfg = steps.config("tiny")
-    data = steps.prepare_data(cfg, work / "data")
-    model = steps.train_model(cfg, data, work / "run")["model_dir"]
-    base = pd.read_parquet(work / "data" / "airpassengers.parquet")
+    tiny = tiny_model("forecasting", models)
+    base = pd.read_parquet(tiny.data / "airpassengers.parquet")
     frames = [base.assign(unique_id=f"s{i:04d}", y=base["y"] * (1 + i / 1500)) for i in range(1497)]
     frames += [base.head(3).assign(unique_id=f"short{i}") for i in range(3)]
     pd.concat(frames).to_csv(work / "panel.csv", index=False)
-    return lambda out: _python_module("apps.forecasting.cli", "predict", "--model", model, "--input",
+    return lambda out: _python_module("apps.forecasting.cli", "predict", "--model", str(tiny.model), "--input",
                                       str(work / "panel.csv"), "--out", str(out), "--series", "s0000")
 
 
-def _summarization(work: Path) -> Command:
+def _summarization(work: Path, models: Path) -> Command:
     """A tiny summarizer and a JSONL of 190 Debian test documents plus 2 bad lines."""
     from apps.summarization import steps
 
-    cfg = steps.config("tiny")
-    data = steps.prepare_data(cfg, work / "data", progress=False)
-    model = steps.train_model(cfg, data, work / "run")["model_dir"]
-    docs = [p.document for p in steps.load_set(data, "test")]
+    tiny = tiny_model("summarization", models)
+    docs = [p.document for p in steps.load_set(tiny.data, "test")]
     docs = (docs * (192 // len(docs) + 1))[:190]
     lines = [json.dumps({"id": f"d{i:03d}", "document": d}) for i, d in enumerate(docs)]
     lines += [json.dumps({"id": "empty", "document": "  "}), json.dumps({"id": "number", "document": 7})]
     (work / "docs.jsonl").write_text("\n".join(lines) + "\n")
-    return lambda out: _python_module("apps.summarization.cli", str(work / "docs.jsonl"), "--model", model,
+    return lambda out: _python_module("apps.summarization.cli", str(work / "docs.jsonl"), "--model", str(tiny.model),
                                       "--out", str(out), "--format", "jsonl", "--beams", "2", "--max-length", "12")
 
 
@@ -85,61 +80,47 @@ def _image_folder(sources: list[Path], folder: Path, stem: str, truncate_at: int
     return folder
 
 
-def _vision(work: Path) -> Command:
+def _vision(work: Path, models: Path) -> Command:
     """A tiny segmentation/detection model and a folder of 190 test tiles plus 2 corrupt files."""
-    from apps.vision import steps
-
-    cfg = steps.config("tiny")
-    data = steps.prepare_data(cfg, work / "data")
-    model = steps.train_model(cfg, data, work / "run")["model_dir"]
-    images = _image_folder(sorted(Path(data, "test").glob("*.png")), work / "images", "tile", 100)
-    return lambda out: _python_module("apps.vision.cli", "predict", str(images), "--model", model, "--out", str(out),
+    tiny = tiny_model("vision", models)
+    images = _image_folder(sorted(Path(tiny.data, "test").glob("*.png")), work / "images", "tile", 100)
+    return lambda out: _python_module("apps.vision.cli", "predict", str(images), "--model", str(tiny.model), "--out", str(out),
                                       "--no-flips")
 
 
-def _ocr(work: Path) -> Command:
+def _ocr(work: Path, models: Path) -> Command:
     """A tiny line model and a folder of 190 rendered test lines plus 2 corrupt files."""
-    from apps.ocr import steps
-
-    cfg = steps.config("tiny")
-    data = steps.prepare_data(cfg, work / "data", progress=False)
-    model = steps.train_model(cfg, data, work / "run")["model_dir"]
-    lines = _image_folder(sorted(Path(data, "images", "test").glob("*.png")), work / "lines", "line", 80)
-    return lambda out: _python_module("apps.ocr.cli", "read", str(lines), "--model", model, "--out", str(out),
+    tiny = tiny_model("ocr", models)
+    lines = _image_folder(sorted(Path(tiny.data, "images", "test").glob("*.png")), work / "lines", "line", 80)
+    return lambda out: _python_module("apps.ocr.cli", "read", str(lines), "--model", str(tiny.model), "--out", str(out),
                                       "--format", "jsonl")
 
 
-def _speech(work: Path) -> Command:
+def _speech(work: Path, models: Path) -> Command:
     """A tiny ASR model and a folder of 190 generated test clips plus a corrupt and an empty file."""
     from apps.speech import steps
 
-    cfg = steps.config("tiny")
-    data = steps.prepare_data(cfg, work / "data", progress=False)
-    model = steps.train_model(cfg, data, work / "run")["model_dir"]
-    clips = [Path(e.audio_filepath) for e in steps.load_split(data, "test")]
+    tiny = tiny_model("speech", models)
+    clips = [Path(e.audio_filepath) for e in steps.load_split(tiny.data, "test")]
     folder = work / "clips"
     folder.mkdir()
     for i in range(190):
         shutil.copy(clips[i % len(clips)], folder / f"clip-{i:03d}.wav")
     (folder / "truncated.wav").write_bytes(clips[0].read_bytes()[:30])
     (folder / "empty.wav").write_bytes(b"")
-    return lambda out: _python_module("apps.speech.cli", "transcribe", str(folder), "--model", model, "--out", str(out),
+    return lambda out: _python_module("apps.speech.cli", "transcribe", str(folder), "--model", str(tiny.model), "--out", str(out),
                                       "--decode", "greedy")
 
 
-def _molecules(work: Path) -> Command:
+def _molecules(work: Path, models: Path) -> Command:
     """A tiny graph model and a CSV of 6,000 SMILES (the dataset's, cycled) plus 3 invalid ones: 3 shards of 2,048."""
     import pandas as pd
 
-    from apps.molecules import steps
-
-    cfg = steps.config("tiny", [f"cache_dir={work / 'cache'}"])
-    data = steps.prepare_data(cfg, work / "data")
-    model = steps.train_model(cfg, data, work / "run")["model_dir"]
-    smiles = pd.read_parquet(next(Path(data).glob("*.parquet")))["smiles"].tolist()
+    tiny = tiny_model("molecules", models)
+    smiles = pd.read_parquet(next(tiny.data.glob("*.parquet")))["smiles"].tolist()
     rows = [smiles[i % len(smiles)] for i in range(6000)] + ["C1CC", "not a molecule", ""]
     pd.DataFrame({"smiles": rows}).to_csv(work / "molecules.csv", index=False)
-    return lambda out: _python_module("apps.molecules.cli", "predict", str(work / "molecules.csv"), "--model", model,
+    return lambda out: _python_module("apps.molecules.cli", "predict", str(work / "molecules.csv"), "--model", str(tiny.model),
                                       "--out", str(out), "--mc-samples", "2")
 
 
@@ -157,10 +138,11 @@ def batch_jobs(synthetic_rows: int) -> list[BatchJob]:
     ]
 
 
-def run_job(job: BatchJob, work: Path, kills: int, seed: int) -> dict:
-    """Prepare ``job`` in ``work``, run it once uninterrupted, then kill it ``kills`` times in a fresh
-    output folder and rerun it to the end; the comparison of the two outputs, with the counts."""
-    command = job.prepare(work)
+def run_job(job: BatchJob, work: Path, models: Path, kills: int, seed: int) -> dict:
+    """Prepare ``job`` in ``work`` (tiny models trained under ``models``), run it once uninterrupted,
+    then kill it ``kills`` times in a fresh output folder and rerun it to the end; the comparison of
+    the two outputs, with the counts."""
+    command = job.prepare(work, models)
     reference, killed = work / "reference", work / "killed"
     wall = timed_run(command(reference), cwd=ROOT)
     shards = shard_count(reference)

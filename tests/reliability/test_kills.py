@@ -13,9 +13,9 @@ JOBS = batch_jobs(synthetic_rows=400)
 
 
 @pytest.mark.parametrize("index", range(len(JOBS)), ids=[job.slug for job in JOBS])
-def test_batch_job_survives_kills(tmp_path, index):
+def test_batch_job_survives_kills(tmp_path, tiny_models_root, index):
     job = JOBS[index]
-    found = run_job(job, tmp_path, KILLS, seed=index)
+    found = run_job(job, tmp_path, tiny_models_root, KILLS, seed=index)
     assert found["kills"] == KILLS
     if job.shards is not None:
         assert found["shards"] == job.shards

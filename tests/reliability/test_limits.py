@@ -53,7 +53,7 @@ def test_audio_over_the_duration_limit_is_refused_unread(tmp_path, monkeypatch):
     write_wav(path, np.zeros(16000 * 3, dtype=np.float32))
     assert read_audio(path).shape[0] == 16000 * 3
     monkeypatch.setenv("SEXTANT_MAX_AUDIO_SECONDS", "2")
-    with pytest.raises(DataError, match="3 s of audio is over the 2 s limit"):
+    with pytest.raises(DataError, match="3.0 s of audio is over the 2 s limit"):
         read_audio(path)
 
 

@@ -68,6 +68,14 @@ def test_irregular_timestamps_refused():
         validate(f, freq="MS")
 
 
+def test_a_monthly_series_with_missing_months_stays_monthly():
+    ds = pd.date_range("2000-01-01", periods=48, freq="MS")
+    frame = pd.DataFrame({"unique_id": "m", "ds": ds, "y": np.arange(48.0)}).drop(index=[10, 11, 12, 30])
+    out, report = validate(frame)
+    assert len(out) == 48 and out["ds"].equals(pd.Series(ds, name="ds"))  # not refused as off a "31D" grid
+    assert report.filled_values == 4 and np.allclose(out["y"], np.arange(48.0))
+
+
 def test_unreadable_files(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataError, match="empty"):

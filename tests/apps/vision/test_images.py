@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.vision.images import png_bytes, read_rgb
+from apps.vision.images import png_bytes, read_rgb, to_uint8
 from shared.errors import DataError
 
 
@@ -37,3 +37,15 @@ def test_broken_files_are_one_line_errors(tmp_path, content, reason):
     assert "\n" not in str(err.value) and str(err.value).startswith("bad.png")
     with pytest.raises(DataError, match="no such file"):
         read_rgb(tmp_path / "missing.png")
+
+
+def test_float_images_with_nan_and_inf_scale_on_their_finite_pixels(tmp_path):
+    ramp = np.linspace(0.0, 1.0, 100, dtype=np.float32).reshape(10, 10)
+    holed = ramp.copy()
+    holed[0, 0], holed[5, 5] = np.nan, np.inf
+    scaled = to_uint8(holed)
+    assert scaled[0, 0] == 0 and scaled[5, 5] == 0  # non-finite -> darkest
+    assert np.array_equal(scaled[1:, :5], to_uint8(ramp)[1:, :5])
+    Image.fromarray(np.full((8, 8), np.nan, np.float32), "F").save(tmp_path / "nan.tif")
+    with pytest.raises(DataError, match="nan.tif: no finite pixel values"):
+        read_rgb(tmp_path / "nan.tif")
