@@ -1,17 +1,24 @@
-"""Reliability benchmark: batch jobs SIGKILLed at random moments and rerun until they finish.
+"""Reliability benchmark: batch jobs and training runs SIGKILLed at seeded moments and rerun
+until they finish, and malformed input of every kind through every app's batch CLI.
 
-    python benchmarks/reliability.py               # 20 seeded kills per job (about 3 minutes)
-    python benchmarks/reliability.py --kills 3     # what CI runs (tests/reliability)
+    python benchmarks/reliability.py                    # 20 kills per batch job, 5 per training run (~8 min)
+    python benchmarks/reliability.py --kills 3 --train-kills 2   # about what CI runs (tests/reliability)
 
-Jobs (``tests/reliability/jobs.py``, shared with the CI test): the shared batch runner on a
-CPU-bound synthetic job (error rows and a repeated row id included), the forecasting app's
-``predict`` CLI on 1,500 series (3 too short), the summarization CLI on 192 documents (2 bad),
-the vision ``predict`` CLI on 192 images and the OCR ``read`` CLI on 192 line images (2 corrupt
-each), with tiny models. Each job
-runs once uninterrupted; then, in a fresh output folder, it is killed ``--kills`` times (each
-kill waits for a seeded random number of shards, between those already written and the last,
-plus up to one shard's share of the uninterrupted run time) and rerun until it finishes. The outputs are
-compared: rows lost, rows duplicated, identical records and error rows, leftover temporaries.
+Batch jobs (``tests/reliability/jobs.py``, shared with the CI test): the shared runner on a
+CPU-bound synthetic job, and every app's batch CLI with its tiny model (forecasting 1,500
+series, summarization 192 documents, vision 192 images, OCR 192 line images, speech 192 clips,
+molecules 6,003 SMILES; bad rows included). Each runs once uninterrupted; then, in a fresh
+output folder, it is killed ``--kills`` times (each kill waits for a seeded number of shards,
+plus up to one shard's share of the uninterrupted run time) and rerun until it finishes. The
+outputs are compared: rows lost, rows duplicated, identical records and error rows, leftovers.
+
+Training (``tests/reliability/training_jobs.py``): each app's ``train`` CLI on its tiny config,
+killed ``--train-kills`` times after seeded checkpoints and resumed with ``--resume``; the
+final step, metric and weights are compared with an uninterrupted run's.
+
+Bad input (``tests/reliability/bad_inputs.py``): 15 or 16 kinds per app, each next to good
+rows; a kind is handled cleanly when it gives the expected error row, repaired record or
+one-line refusal and the good rows are predicted.
 
 Writes ``benchmarks/results/reliability.json`` and ``reliability.md``.
 """
@@ -30,46 +37,110 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.core import cpu_name  # noqa: E402
+from tests.reliability.bad_inputs import BUILDERS, run_app, tally  # noqa: E402
 from tests.reliability.jobs import batch_jobs, run_job  # noqa: E402
+from tests.reliability.training_jobs import METRIC_RTOL, TRAIN_JOBS, kill_and_resume  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def run(kills: int, seed: int) -> dict:
+def run(kills: int, train_kills: int, seed: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="sextant-reliability-"))
-    rows = []
+    models = work / "tiny-models"
+    batch, training, bad = [], [], {}
     try:
         for index, job in enumerate(batch_jobs(synthetic_rows=1000)):
             (work / job.slug).mkdir()
-            found = run_job(job, work / job.slug, work / "tiny-models", kills, seed=seed + index)
-            rows.append({"job": job.name, "kills": found["kills"], "runs": found["runs"], "rows": found["rows"],
-                         "lost": found["lost"], "duplicated": found["duplicated"],
-                         "same_records": found["same_records"], "same_errors": found["same_errors"],
-                         "tmp_leftovers": len(found["tmp_leftovers"]),
-                         "seconds_uninterrupted": found["seconds_uninterrupted"]})
+            found = run_job(job, work / job.slug, models, kills, seed=seed + index)
+            print(f"batch {job.slug}: {found['kills']} kills, lost {found['lost']}, duplicated {found['duplicated']}",
+                  flush=True)
+            batch.append({"job": job.name, "app": job.slug, "kills": found["kills"], "runs": found["runs"],
+                          "rows": found["rows"], "lost": found["lost"], "duplicated": found["duplicated"],
+                          "same_records": found["same_records"], "same_errors": found["same_errors"],
+                          "tmp_leftovers": len(found["tmp_leftovers"]),
+                          "seconds_uninterrupted": round(found["seconds_uninterrupted"], 2)})
+        for index, job in enumerate(TRAIN_JOBS):
+            found = kill_and_resume(job, work / f"train-{job.app}", models, train_kills, seed=seed + index)
+            print(f"training {job.app}: {found['kills']} kills, steps {found['steps']}/{found['expected_steps']}",
+                  flush=True)
+            training.append(found)
+        for app, build in BUILDERS.items():
+            results = run_app(build(models), work / f"bad-{app}")
+            for found in results:  # temporary paths say nothing in a committed report
+                found["detail"] = found["detail"].replace(str(work), "<work>")
+            print(f"bad input {app}: {tally(results)}", flush=True)
+            bad[app] = {**tally(results), "kinds": results}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"machine": cpu_name(), "python": platform.python_version(), "kills_per_job": kills, "seed": seed,
-            "command": " ".join(["python benchmarks/reliability.py", *sys.argv[1:]]), "jobs": rows}
+    return {"machine": cpu_name(), "python": platform.python_version(), "kills_per_batch_job": kills,
+            "kills_per_training_run": train_kills, "metric_rtol": METRIC_RTOL, "seed": seed,
+            "command": " ".join(["python benchmarks/reliability.py", *sys.argv[1:]]),
+            "per_app": per_app(batch, training, bad), "batch": batch, "training": training, "bad_input": bad}
+
+
+def per_app(batch: list[dict], training: list[dict], bad: dict) -> list[dict]:
+    """One line per app: faults injected and survived, rows lost and duplicated, bad-input kinds."""
+    rows = []
+    for app in [b["app"] for b in batch]:
+        jobs = [b for b in batch if b["app"] == app]
+        trains = [t for t in training if t["app"] == app]
+        kinds = bad.get(app, {"tried": 0, "clean": 0, "crashed": 0})
+        survived = sum(b["kills"] for b in jobs if b["same_records"] and b["same_errors"] and not b["tmp_leftovers"])
+        survived += sum(t["kills"] for t in trains
+                        if t["same_metric"] and t["checkpoints_whole"] and t["steps"] == t["expected_steps"])
+        rows.append({"app": app, "faults": sum(b["kills"] for b in jobs) + sum(t["kills"] for t in trains),
+                     "survived": survived, "lost": sum(b["lost"] for b in jobs),
+                     "duplicated": sum(b["duplicated"] for b in jobs), "bad_tried": kinds["tried"],
+                     "bad_clean": kinds["clean"], "bad_crashed": kinds["crashed"]})
+    return rows
 
 
 def markdown(r: dict) -> str:
-    lines = ["# Reliability benchmark", "", f"Machine: {r['machine']}. Command: `{r['command']}` (seed {r['seed']}).", "",
-             "| job | kills | runs | records | lost | duplicated | same records | same error rows | leftover .tmp |",
-             "|---|---:|---:|---:|---:|---:|---|---|---:|"]
-    for j in r["jobs"]:
-        lines.append(f"| {j['job']} | {j['kills']} | {j['runs']} | {j['rows']} | {j['lost']} | {j['duplicated']} | "
-                     f"{'yes' if j['same_records'] else 'NO'} | {'yes' if j['same_errors'] else 'NO'} | "
-                     f"{j['tmp_leftovers']} |")
+    yes = {True: "yes", False: "NO"}
+    lines = ["# Reliability benchmark", "",
+             f"Machine: {r['machine']}. Command: `{r['command']}` (seed {r['seed']}): {r['kills_per_batch_job']} "
+             f"SIGKILLs per batch job, {r['kills_per_training_run']} per training run.", "",
+             "## Per app", "",
+             "Faults are SIGKILLs of the app's batch job and of its training run; a fault is survived when the "
+             "rerun or resume ended with the uninterrupted run's output.", "",
+             "| app | faults injected | runs survived | rows lost | rows duplicated | bad-input kinds tried | "
+             "handled cleanly | crashed |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for a in r["per_app"]:
+        lines.append(f"| {a['app']} | {a['faults']} | {a['survived']} | {a['lost']} | {a['duplicated']} | "
+                     f"{a['bad_tried'] or '-'} | {a['bad_clean'] if a['bad_tried'] else '-'} | "
+                     f"{a['bad_crashed'] if a['bad_tried'] else '-'} |")
+    lines += ["", "## Batch jobs killed and rerun", "",
+              "| job | kills | runs | records | lost | duplicated | same records | same error rows | leftover .tmp |",
+              "|---|---:|---:|---:|---:|---:|---|---|---:|"]
+    for j in r["batch"]:
+        lines.append(f"| {j['job']} | {j['kills']} | {j['runs']} | {j['rows']:,} | {j['lost']} | {j['duplicated']} | "
+                     f"{yes[j['same_records']]} | {yes[j['same_errors']]} | {j['tmp_leftovers']} |")
+    lines += ["", f"## Training killed and resumed (metric tolerance: relative {r['metric_rtol']:g})", "",
+              "| app | kills | last checkpoint at each kill | steps (uninterrupted) | metric | resumed | uninterrupted | "
+              "max weight difference | checkpoints whole |", "|---|---:|---|---|---|---:|---:|---:|---|"]
+    for t in r["training"]:
+        lines.append(f"| {t['app']} | {t['kills']} | {', '.join(map(str, t['last_checkpoint_at_kills']))} | "
+                     f"{t['steps']} ({t['expected_steps']}) | {t['metric']} | {t['value']:.6g} | "
+                     f"{t['expected_value']:.6g} | {t['max_weight_difference']:g} | {yes[t['checkpoints_whole']]} |")
+    lines += ["", "## Bad input, kind by kind", "",
+              "Expected: `error` (an error row, the good rows predicted), `record` (repaired or accepted, finite "
+              "output), `either`, or `refused` (a one-line error for the whole input).", "",
+              "| app | kind | expected | outcome | clean | message |", "|---|---|---|---|---|---|"]
+    for app, found in r["bad_input"].items():
+        for k in found["kinds"]:
+            message = k["detail"].replace("|", "\\|")
+            message = message if len(message) <= 90 else message[:87] + "..."
+            lines.append(f"| {app} | {k['kind']} | {k['expect']} | {k['outcome']} | {yes[k['clean']]} | {message} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kills", type=int, default=20, help="SIGKILLs per job")
+    parser.add_argument("--kills", type=int, default=20, help="SIGKILLs per batch job")
+    parser.add_argument("--train-kills", type=int, default=5, help="SIGKILLs per training run")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    report = run(args.kills, args.seed)
+    report = run(args.kills, args.train_kills, args.seed)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "reliability.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "reliability.md").write_text(markdown(report))

@@ -92,6 +92,8 @@ def parse_smiles(smiles: object) -> tuple[Chem.Mol | None, str | None]:
     """An RDKit molecule, or ``None`` and a one-line reason."""
     if not isinstance(smiles, str) or not smiles.strip():
         return None, "empty SMILES"
+    if any(c.isspace() for c in smiles.strip()):  # RDKit would read "CC O" as ethane named "O"
+        return None, f"SMILES contains whitespace: {smiles.strip()[:60]!r}"
     RDLogger.DisableLog("rdApp.*")
     try:
         mol = Chem.MolFromSmiles(smiles.strip())

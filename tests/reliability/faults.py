@@ -28,14 +28,25 @@ class KillReport:
     returncode: int | None = None
 
 
-def timed_run(command: list[str], env: dict[str, str] | None = None, cwd: str | Path | None = None,
-              timeout: float = 600) -> float:
-    """Wall seconds of one uninterrupted run; raises if it fails."""
+def watched_run(command: list[str], out: Path, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+                timeout: float = 600) -> tuple[float, float]:
+    """Run the batch job ``command`` (writing to ``out``) uninterrupted; its wall seconds and the
+    median seconds between two shards appearing (the wall time when it writes only one). Raises
+    if it fails."""
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return time.perf_counter() - start
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen, shards = [], 0
+    while process.poll() is None and time.perf_counter() - start < timeout:
+        if (now := _shards_written(out)) != shards:
+            shards = now
+            seen.append(time.perf_counter())
+        time.sleep(0.005)
+    _, err = process.communicate(timeout=timeout)
+    wall = time.perf_counter() - start
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{err[-2000:]}")
+    gaps = sorted(b - a for a, b in zip(seen, seen[1:]))
+    return wall, gaps[len(gaps) // 2] if gaps else wall
 
 
 def _shards_written(out: Path) -> int:
@@ -50,8 +61,8 @@ def kill_until_done(command: list[str], kills: int, out: Path, total_shards: int
 
     Each kill picks, seeded, a shard count between what is already written and the job's
     ``total_shards`` minus one, waits until the job has written that many, then a random
-    fraction of ``jitter`` seconds more (about one shard's time), and kills: so kills land
-    anywhere from start-up (reading input) to the middle of the last shard. A run
+    fraction of ``jitter`` seconds more (pass most of one shard's time), and kills: so kills
+    land anywhere from start-up (reading input) to the middle of the last shard. A run
     that finishes before its kill ends the loop early: ``report.kills`` says how many landed.
     """
     rng = random.Random(seed)

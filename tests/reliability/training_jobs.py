@@ -1,0 +1,141 @@
+"""Training runs SIGKILLed mid-run and resumed with ``--resume``: one definition for
+``tests/reliability/test_training_kills.py`` (CI) and ``benchmarks/reliability.py``.
+
+Each app's ``train`` CLI runs its ``tiny`` config, lengthened to ``steps`` steps with a
+checkpoint every few steps, on the data its tiny model was prepared from. One run goes
+uninterrupted. Another is killed ``kills`` times, each kill landing a seeded moment after a
+seeded checkpoint (anywhere in the following interval, so also while the next checkpoint is
+being written) and restarted with ``--resume``, until it finishes. Both must end at the same step with
+the same validation metric (``METRIC_RTOL``), and no half-written checkpoint may be left where a
+resume could load it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.reliability.tiny_models import tiny_model
+
+ROOT = Path(__file__).resolve().parents[2]
+# Resume restores weights, optimizer, RNG states and the position in the epoch's batch order, so
+# on the same machine and thread count the curves agree to the last bit; the tolerance only
+# absorbs float summation order.
+METRIC_RTOL = 1e-6
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    app: str
+    train_key: str  # where the Trainer's settings sit in the app's config
+    steps: int = 60
+    checkpoint_every: int = 5
+    metric: str = "val_metric"  # the key of the printed result compared between the runs
+
+    def command(self, run: Path, models: Path, resume: bool = False) -> list[str]:
+        data = tiny_model(self.app, models).data.parent if self.app in ROOT_DATA_APPS else tiny_model(self.app, models).data
+        k = self.train_key
+        return [sys.executable, "-m", f"apps.{self.app}.cli", "train", "--config", "tiny", "--data", str(data),
+                "--run", str(run), "--set", f"{k}.max_steps={self.steps}", f"{k}.eval_every={self.steps // 3}",
+                f"{k}.checkpoint_every={self.checkpoint_every}", *(["--resume"] if resume else [])]
+
+
+ROOT_DATA_APPS = ("speech", "ocr", "summarization", "vision")  # their --data is the root the prepared folder sits in
+
+TRAIN_JOBS = [
+    TrainJob("forecasting", "train", metric="val_mase"),
+    TrainJob("molecules", "train"),
+    TrainJob("vision", "train", steps=120, checkpoint_every=10),
+    TrainJob("speech", "asr.train", steps=120, checkpoint_every=10),
+    TrainJob("ocr", "fit.train", steps=120, checkpoint_every=10),
+    TrainJob("summarization", "fit.finetune", steps=120, checkpoint_every=10),
+]
+
+
+def _result(stdout: str) -> dict:
+    return json.loads(stdout[stdout.index("{"):])
+
+
+def _last_step(run: Path) -> int:
+    last = run / "last"
+    return int(os.readlink(last).rsplit("-", 1)[1]) if last.is_symlink() else 0
+
+
+def _complete_checkpoints(run: Path) -> bool:
+    """Every visible ``step-*`` folder is whole (its trainer state written last); the partial one a
+    kill interrupts is a hidden temporary that ``last`` never points at."""
+    folder = run / "checkpoints"
+    return not folder.is_dir() or all(not p.name.startswith("step-") or (p / "trainer_state.json").is_file()
+                                      for p in folder.iterdir())
+
+
+def _run_uninterrupted(command: list[str], run: Path) -> tuple[dict, float, float]:
+    """The printed result, the wall seconds and the median seconds between checkpoints."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: list[float] = []
+    step = 0
+    while process.poll() is None:
+        if (now := _last_step(run)) != step:
+            step = now
+            seen.append(time.perf_counter())
+        time.sleep(0.005)
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[2:5])} failed:\n{err[-2000:]}")
+    gaps = sorted(b - a for a, b in zip(seen, seen[1:]))
+    return _result(out), time.perf_counter() - start, gaps[len(gaps) // 2] if gaps else 0.5
+
+
+def _max_weight_difference(a: Path, b: Path) -> float:
+    from safetensors.numpy import load_file
+
+    left, right = load_file(a / "last" / "model.safetensors"), load_file(b / "last" / "model.safetensors")
+    if left.keys() != right.keys():
+        return float("inf")
+    return max(float(abs(left[k].astype("float64") - right[k].astype("float64")).max(initial=0.0)) for k in left)
+
+
+def kill_and_resume(job: TrainJob, work: Path, models: Path, kills: int, seed: int) -> dict:
+    """Train ``job`` uninterrupted, then killed ``kills`` times and resumed; the comparison."""
+    expected, wall, interval = _run_uninterrupted(job.command(work / "full", models), work / "full")
+    rng, run = random.Random(seed), work / "cut"
+    # Kill i comes once the run has checkpointed step targets[i] (0: during start-up), drawn up
+    # front and sorted so kills spread over the run; a repeated target kills a resume as it starts.
+    targets = sorted(rng.choices(range(0, job.steps, job.checkpoint_every), k=kills))
+    landed, runs, whole, kill_steps = 0, 0, True, []
+    while True:
+        process = subprocess.Popen(job.command(run, models, resume=runs > 0), cwd=ROOT, env=ENV,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        runs += 1
+        if landed < kills:
+            while process.poll() is None and _last_step(run) < targets[landed]:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, interval))  # anywhere up to the next checkpoint, its writing included
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                landed += 1
+                kill_steps.append(_last_step(run))
+                whole = whole and _complete_checkpoints(run)
+                continue
+        out, err = process.communicate(timeout=900)
+        if process.returncode != 0:
+            raise RuntimeError(f"{job.app} resumed training failed:\n{err[-2000:]}")
+        got = _result(out)
+        break
+    same_metric = abs(got[job.metric] - expected[job.metric]) <= METRIC_RTOL * max(abs(expected[job.metric]), 1e-12)
+    return {"app": job.app, "kills": landed, "runs": runs, "last_checkpoint_at_kills": kill_steps,
+            "steps": got["steps"], "expected_steps": expected["steps"], "metric": job.metric,
+            "value": got[job.metric], "expected_value": expected[job.metric], "same_metric": same_metric,
+            "max_weight_difference": _max_weight_difference(work / "full", run),
+            "checkpoints_whole": whole and _complete_checkpoints(run), "seconds_uninterrupted": wall,
+            "seconds_per_checkpoint": interval}
