@@ -37,7 +37,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import os
 import re
 import sys
 import time
@@ -55,13 +54,11 @@ from tqdm.auto import tqdm
 
 from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import ConfigError, DataError
+from shared.paths import allowed_roots, confine
 
 Format = Literal["parquet", "jsonl"]
 FORMATS: tuple[str, ...] = ("parquet", "jsonl")
 MANIFEST_SUFFIXES: tuple[str, ...] = (".jsonl", ".txt")
-# Manifest entries must lie under the manifest's folder or one of these (os.pathsep-separated):
-# a manifest from elsewhere cannot make a job read /etc/... or ../../secrets.
-ALLOWED_ROOTS_ENV = "SEXTANT_ALLOWED_ROOTS"
 _SHARD_NAME = re.compile(r"shard-(\d+)\.(parquet|jsonl)")  # full match: "*.tmp" leftovers never match
 
 
@@ -443,7 +440,7 @@ def _count_lines(path: Path) -> int:
 def _read_manifest(manifest: Path, ends: tuple[str, ...], wanted: str) -> list[Path]:
     """Paths listed in a .jsonl or .txt manifest, relative ones resolved against its folder."""
     is_jsonl = manifest.suffix.lower() == ".jsonl"
-    roots = [root.resolve() for root in allowed_roots(manifest.parent)]
+    roots = allowed_roots(manifest.parent)
     paths: list[Path] = []
     try:
         text = manifest.read_text(encoding="utf-8")
@@ -462,17 +459,6 @@ def _read_manifest(manifest: Path, ends: tuple[str, ...], wanted: str) -> list[P
             entry = next((v for v in values if isinstance(v, str) and v.lower().endswith(ends)), None)
             if entry is None:
                 raise DataError(f"{manifest}:{number}: no value ending in {wanted}")
-        item = Path(entry).expanduser()
-        path = item if item.is_absolute() else manifest.parent / item
-        if not any(path.resolve().is_relative_to(root) for root in roots):  # symlinks and ``..`` resolved
-            raise DataError(f"{manifest}:{number}: {entry} is outside the manifest's folder; "
-                            f"add its folder to {ALLOWED_ROOTS_ENV} to allow it")
-        paths.append(path)
+        paths.append(confine(entry, manifest.parent, f"{manifest}:{number}", roots))
     return paths
-
-
-def allowed_roots(base: Path) -> list[Path]:
-    """``base`` plus the folders listed in ``SEXTANT_ALLOWED_ROOTS`` (``os.pathsep``-separated)."""
-    extra = [Path(p).expanduser() for p in os.environ.get(ALLOWED_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
-    return [base, *extra]
 

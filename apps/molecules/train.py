@@ -25,6 +25,7 @@ from shared.errors import ConfigError, DataError
 from shared.model_folder import load_model
 from shared.tokenizers import Tokenizer
 from shared.training import TrainConfig, Trainer, TrainResult, seed_everything
+from shared.paths import config_path
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -67,7 +68,7 @@ def load_split(cfg: MoleculesConfig) -> SplitData:
         if not cfg.targets:
             raise DataError("a CSV dataset needs targets=[column, ...]")
         try:
-            raw = pd.read_csv(cfg.csv)
+            raw = pd.read_csv(config_path(cfg.csv, "csv"))
         except (FileNotFoundError, pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
             raise DataError(f"{cfg.csv}: cannot be read ({str(err).splitlines()[0]})") from None
         frame, _ = clean(raw, cfg.smiles_col, cfg.targets)

@@ -24,6 +24,7 @@ from apps.ocr.fonts import FAMILIES, Font, can_draw, fonts_of, written_text
 from apps.ocr.images import model_input, pad_images, read_image
 from apps.ocr.render import render_line
 from shared.errors import DataError
+from shared.paths import allowed_roots, confine
 
 
 @dataclass
@@ -49,10 +50,12 @@ class LineRow:
 
 
 def read_rows(path: str | Path) -> list[LineRow]:
-    """Rows of a JSONL split file or a ``image<TAB>text`` TSV; image paths are resolved against its folder."""
+    """Rows of a JSONL split file or a ``image<TAB>text`` TSV; image paths are resolved against its
+    folder and must lie under it (or a folder in ``SEXTANT_ALLOWED_ROOTS``)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path} does not exist")
+    roots = allowed_roots(path.parent)
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -70,7 +73,11 @@ def read_rows(path: str | Path) -> list[LineRow]:
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise DataError(f"{path}:{number}: each row needs a text")
         image = record.get("image")
-        rows.append(LineRow(text=record["text"], image=str((path.parent / image).resolve()) if image else None,
+        if image is not None and not isinstance(image, str):
+            raise DataError(f"{path}:{number}: image must be a path")
+        if image:
+            image = str(confine(image, path.parent, f"{path}:{number}", roots, "the split file's folder").resolve())
+        rows.append(LineRow(text=record["text"], image=image or None,
                             group=str(record.get("group", record.get("family", "all"))), font=record.get("font"),
                             digits=bool(record.get("digits", False)), seed=int(record.get("seed", 0))))
     return rows

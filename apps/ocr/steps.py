@@ -28,6 +28,7 @@ from shared.errors import DataError
 from shared.given_data import sentence_splits, shared_data_dir
 from shared.reporting import markdown_table as format_table
 from shared.text_metrics import cer, wer
+from shared.paths import config_path
 
 SPLITS = ("train", "valid", "test")
 PEERS = ("tesseract",)
@@ -42,7 +43,7 @@ def dataset_key(cfg: OcrConfig) -> str:
     if cfg.dataset == "rendered":
         spec = json.dumps(asdict(cfg.rendered), sort_keys=True)
         return f"rendered-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
-    spec = json.dumps({k: str(Path(v).resolve()) for k, v in sorted(cfg.lines.items())})
+    spec = json.dumps({k: str(config_path(v, f"lines.{k}")) for k, v in sorted(cfg.lines.items())})
     return f"lines-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
 
 
@@ -62,7 +63,7 @@ def prepare_data(cfg: OcrConfig, data_root: str | Path | None = None, progress: 
         missing = [s for s in SPLITS if s not in cfg.lines]
         if missing:
             raise DataError(f"dataset=lines needs files for {', '.join(missing)} (set lines.<split>=path.tsv)")
-        spec = {"splits": {s: str(Path(cfg.lines[s]).resolve()) for s in SPLITS}, "source": "user line images"}
+        spec = {"splits": {s: str(config_path(cfg.lines[s], f"lines.{s}")) for s in SPLITS}, "source": "user line images"}
     else:
         r = cfg.rendered
         train_families = [f for f in FAMILIES if f not in r.held_out]

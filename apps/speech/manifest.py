@@ -16,6 +16,7 @@ from pathlib import Path
 
 from shared.atomic import atomic_write_text
 from shared.errors import DataError
+from shared.paths import allowed_roots, confine
 
 REQUIRED = ("audio_filepath", "duration", "text")
 
@@ -28,7 +29,7 @@ class ManifestEntry:
     extra: dict = field(default_factory=dict)
 
 
-def _entry(row: object, where: str, folder: Path) -> ManifestEntry:
+def _entry(row: object, where: str, folder: Path, roots: list[Path]) -> ManifestEntry:
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected a JSON object")
     missing = [k for k in REQUIRED if k not in row]
@@ -42,11 +43,12 @@ def _entry(row: object, where: str, folder: Path) -> ManifestEntry:
     if not isinstance(text, str):
         raise DataError(f"{where}: text must be a string")
     extra = {k: v for k, v in row.items() if k not in REQUIRED}
-    return ManifestEntry(str(folder / audio), float(duration), text, extra)
+    return ManifestEntry(str(confine(audio, folder, where, roots)), float(duration), text, extra)
 
 
 def read_manifest(path: str | Path) -> list[ManifestEntry]:
-    """Entries of a JSONL manifest; relative audio paths are resolved against its folder."""
+    """Entries of a JSONL manifest; relative audio paths are resolved against its folder, and every
+    path must lie under it (or a folder in ``SEXTANT_ALLOWED_ROOTS``)."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -55,6 +57,7 @@ def read_manifest(path: str | Path) -> list[ManifestEntry]:
     except (OSError, UnicodeDecodeError) as error:
         raise DataError(f"{path}: unreadable manifest ({error})") from None
     folder = path.absolute().parent
+    roots = allowed_roots(folder)
     entries = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -64,7 +67,7 @@ def read_manifest(path: str | Path) -> list[ManifestEntry]:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise DataError(f"{where}: bad JSON ({error.msg})") from None
-        entries.append(_entry(row, where, folder))
+        entries.append(_entry(row, where, folder, roots))
     return entries
 
 

@@ -34,6 +34,7 @@ from apps.speech.tts import Synthesizer, fit_tts
 from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import ConfigError, DataError
 from shared.reporting import markdown_table as format_table
+from shared.paths import config_path
 
 SPLITS = ("train", "valid", "test")
 PEERS = ("pocketsphinx",)
@@ -51,7 +52,7 @@ def dataset_key(cfg: SpeechConfig) -> str:
     if cfg.dataset == "fillets":
         return f"fillets-{cfg.fillets.language}-s{cfg.fillets.seed}"
     if cfg.dataset == "manifest":
-        spec = json.dumps({k: str(Path(v).resolve()) for k, v in sorted(cfg.manifests.items())})
+        spec = json.dumps({k: str(config_path(v, f"manifests.{k}")) for k, v in sorted(cfg.manifests.items())})
         return f"manifest-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
     raise DataError(f"unknown dataset {cfg.dataset!r}; use english, fillets or manifest")
 
@@ -102,7 +103,7 @@ def prepare_data(cfg: SpeechConfig, data_root: str | Path | None = None, progres
         missing = [s for s in SPLITS if s not in cfg.manifests]
         if missing:
             raise DataError(f"manifest needs files for {', '.join(missing)} (set manifests.<split>=path.jsonl)")
-        spec = {"splits": {s: str(Path(cfg.manifests[s]).resolve()) for s in SPLITS}, "language": cfg.language,
+        spec = {"splits": {s: str(config_path(cfg.manifests[s], f"manifests.{s}")) for s in SPLITS}, "language": cfg.language,
                 "source": "user manifests"}
     atomic_write_text(out / "dataset.json", json.dumps({"dataset": cfg.dataset, **spec}, indent=2) + "\n")
     return str(out)

@@ -29,6 +29,7 @@ from shared.errors import DataError
 from shared.given_data import shared_data_dir
 from shared.reporting import markdown_table as format_table
 from shared.tokenizers import BPETokenizer, load_tokenizer
+from shared.paths import config_path
 
 SPLITS = ("train", "valid", "test")
 MAIN_SET = "test"  # the in-domain test split; champions are chosen on its ROUGE-L
@@ -42,7 +43,7 @@ def config(name: str = "default", overrides: list[str] | None = None) -> Summari
 def dataset_key(cfg: SummarizationConfig) -> str:
     spec = {"dataset": cfg.dataset, "debian": asdict(cfg.debian), "pretrain_text": asdict(cfg.pretrain_text),
             "vocab": cfg.vocab_size,
-            "pairs": {k: str(Path(v).resolve()) for k, v in sorted(cfg.pairs.items())}}
+            "pairs": {k: str(config_path(v, f"pairs.{k}")) for k, v in sorted(cfg.pairs.items())}}
     return f"{cfg.dataset}-{hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]}"
 
 
@@ -59,7 +60,7 @@ def prepare_data(cfg: SummarizationConfig, data_root: str | Path | None = None, 
         splits = debian_splits(shared_data_dir(), d.valid, d.test, d.max_rows, d.seed)
         source = "Debian package descriptions -> synopses (../shared/data), split on package groups"
     else:
-        splits = {s: read_pairs(cfg.pairs[s], need_summary=True) for s in SPLITS}
+        splits = {s: read_pairs(config_path(cfg.pairs[s], f"pairs.{s}"), need_summary=True) for s in SPLITS}
         source = "your JSONL pairs"
     for split, pairs in splits.items():
         write_pairs(pairs, out / f"{split}.jsonl")

@@ -20,6 +20,7 @@ from pycocotools import mask as mask_utils
 
 from shared.atomic import atomic_write_text
 from shared.errors import DataError
+from shared.paths import allowed_roots, confine
 
 
 @dataclass
@@ -73,30 +74,32 @@ def _require(record: dict, keys: tuple[str, ...], what: str) -> None:
 
 
 def parse_coco(data: dict, image_root: str | Path = ".", source: str = "COCO file") -> CocoDataset:
-    """Validate plain COCO data and build a :class:`CocoDataset`."""
+    """Validate plain COCO data and build a :class:`CocoDataset`; every ``file_name`` must lie under
+    ``image_root`` (or a folder in ``SEXTANT_ALLOWED_ROOTS``)."""
     if not isinstance(data, dict):
         raise DataError(f"{source}: expected a JSON object with images, annotations and categories")
     _require(data, ("images", "annotations", "categories"), source)
-    images = []
+    images, roots = [], allowed_roots(image_root)
     for i, raw in enumerate(data["images"]):
         _require(raw, ("id", "file_name", "width", "height"), f"{source}: images[{i}]")
+        confine(str(raw["file_name"]), image_root, f"{source}: images[{i}]", roots, "the image folder")
         images.append(CocoImage(int(raw["id"]), str(raw["file_name"]), int(raw["width"]), int(raw["height"])))
     categories = []
     for i, raw in enumerate(data["categories"]):
         _require(raw, ("id", "name"), f"{source}: categories[{i}]")
         categories.append({"id": int(raw["id"]), "name": str(raw["name"])})
-    image_ids, category_ids = {im.id for im in images}, {c["id"] for c in categories}
-    if len(image_ids) != len(images):
+    by_id, category_ids = {im.id: im for im in images}, {c["id"] for c in categories}
+    if len(by_id) != len(images):
         raise DataError(f"{source}: duplicate image ids")
     annotations = []
     for i, raw in enumerate(data["annotations"]):
         what = f"{source}: annotations[{i}]"
         _require(raw, ("image_id", "category_id"), what)
-        if raw["image_id"] not in image_ids:
+        if raw["image_id"] not in by_id:
             raise DataError(f"{what} refers to unknown image {raw['image_id']}")
         if raw["category_id"] not in category_ids:
             raise DataError(f"{what} refers to unknown category {raw['category_id']}")
-        image = next(im for im in images if im.id == raw["image_id"])
+        image = by_id[raw["image_id"]]
         segmentation = raw.get("segmentation") or None
         bbox = raw.get("bbox")
         if bbox is None:

@@ -31,6 +31,7 @@ from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import DataError
 from shared.model_folder import load_model
 from shared.reporting import markdown_table as format_table
+from shared.paths import config_path
 
 SPLITS = ("train", "valid", "test")
 PEERS = ("otsu_watershed",)
@@ -48,8 +49,8 @@ def dataset_key(cfg: VisionConfig) -> str:
         s = cfg.scenes
         return f"scenes-{s.images}-{cfg.scenes_valid}-{cfg.scenes_test}-{s.size}-s{s.seed}"
     if cfg.dataset in ("coco", "folders"):
-        resolved = {"coco": {k: str(Path(v).resolve()) for k, v in cfg.coco.items()},
-                    "folders": {k: [str(Path(p).resolve()) for p in v] for k, v in cfg.folders.items()}}
+        resolved = {"coco": {k: str(config_path(v, f"coco.{k}")) for k, v in cfg.coco.items()},
+                    "folders": {k: [str(config_path(p, f"folders.{k}")) for p in v] for k, v in cfg.folders.items()}}
         spec = json.dumps({**resolved, "classes": cfg.classes}, sort_keys=True)
         return f"{cfg.dataset}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
     raise DataError(f"unknown dataset {cfg.dataset!r}; use nuclei, scenes, coco or folders")
@@ -74,13 +75,14 @@ def prepare_data(cfg: VisionConfig, data_root: str | Path | None = None) -> str:
         missing = [s for s in SPLITS if s not in cfg.coco]
         if missing:
             raise DataError(f"coco needs instances files for {', '.join(missing)} (set coco.<split>=path)")
-        spec = {"kind": "coco", "splits": {s: str(Path(cfg.coco[s]).resolve()) for s in SPLITS}, "source": "user COCO"}
+        spec = {"kind": "coco", "splits": {s: str(config_path(cfg.coco[s], f"coco.{s}")) for s in SPLITS},
+                "source": "user COCO"}
     else:
         missing = [s for s in SPLITS if len(cfg.folders.get(s, [])) != 2]
         if missing or len(cfg.classes) < 2:
             raise DataError("folders needs folders.<split>=[images_dir, masks_dir] for train, valid and test, "
                             "and classes=[background, ...]")
-        spec = {"kind": "folders", "splits": {s: [str(Path(p).resolve()) for p in cfg.folders[s]] for s in SPLITS},
+        spec = {"kind": "folders", "splits": {s: [str(config_path(p, f"folders.{s}")) for p in cfg.folders[s]] for s in SPLITS},
                 "classes": cfg.classes, "source": "user image + mask folders"}
     atomic_write_text(out / "dataset.json", json.dumps({"dataset": cfg.dataset, **spec}, indent=2) + "\n")
     return str(out)
