@@ -7,14 +7,17 @@ until they finish, and malformed input of every kind through every app's batch C
 Batch jobs (``tests/reliability/jobs.py``, shared with the CI test): the shared runner on a
 CPU-bound synthetic job, and every app's batch CLI with its tiny model (forecasting 1,500
 series, summarization 192 documents, vision 192 images, OCR 192 line images, speech 192 clips,
-molecules 6,003 SMILES; bad rows included). Each runs once uninterrupted; then, in a fresh
-output folder, it is killed ``--kills`` times (each kill waits for a seeded number of shards,
-plus up to one shard's share of the uninterrupted run time) and rerun until it finishes. The
-outputs are compared: rows lost, rows duplicated, identical records and error rows, leftovers.
+molecules 6,003 SMILES; bad rows included). Each runs once uninterrupted, noting when each
+shard appeared; then, in a fresh output folder, it is killed ``--kills`` times at seeded
+moments from start-up to the last shard (``tests/reliability/faults.py``) and rerun until it
+finishes. The outputs are compared: rows lost, rows duplicated, identical records and error
+rows, leftover temporaries.
 
 Training (``tests/reliability/training_jobs.py``): each app's ``train`` CLI on its tiny config,
 killed ``--train-kills`` times after seeded checkpoints and resumed with ``--resume``; the
 final step, metric and weights are compared with an uninterrupted run's.
+
+The benchmark clears ``SEXTANT_ALLOWED_ROOTS``, so path rules are measured at their defaults.
 
 Bad input (``tests/reliability/bad_inputs.py``): 15 or 16 kinds per app, each next to good
 rows; a kind is handled cleanly when it gives the expected error row, repaired record or
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
@@ -45,11 +49,12 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def run(kills: int, train_kills: int, seed: int) -> dict:
+    os.environ.pop("SEXTANT_ALLOWED_ROOTS", None)
     work = Path(tempfile.mkdtemp(prefix="sextant-reliability-"))
     models = work / "tiny-models"
     batch, training, bad = [], [], {}
     try:
-        for index, job in enumerate(batch_jobs(synthetic_rows=1000)):
+        for index, job in enumerate(batch_jobs(synthetic_rows=1024)):
             (work / job.slug).mkdir()
             found = run_job(job, work / job.slug, models, kills, seed=seed + index)
             print(f"batch {job.slug}: {found['kills']} kills, lost {found['lost']}, duplicated {found['duplicated']}",
@@ -57,6 +62,8 @@ def run(kills: int, train_kills: int, seed: int) -> dict:
             batch.append({"job": job.name, "app": job.slug, "kills": found["kills"], "runs": found["runs"],
                           "rows": found["rows"], "lost": found["lost"], "duplicated": found["duplicated"],
                           "same_records": found["same_records"], "same_errors": found["same_errors"],
+                          "same_files": found["same_files"], "shards": found["shards"],
+                          "shards_at_kills": found["shards_at_kills"],
                           "tmp_leftovers": len(found["tmp_leftovers"]),
                           "seconds_uninterrupted": round(found["seconds_uninterrupted"], 2)})
         for index, job in enumerate(TRAIN_JOBS):
@@ -85,9 +92,10 @@ def per_app(batch: list[dict], training: list[dict], bad: dict) -> list[dict]:
         jobs = [b for b in batch if b["app"] == app]
         trains = [t for t in training if t["app"] == app]
         kinds = bad.get(app, {"tried": 0, "clean": 0, "crashed": 0})
-        survived = sum(b["kills"] for b in jobs if b["same_records"] and b["same_errors"] and not b["tmp_leftovers"])
-        survived += sum(t["kills"] for t in trains
-                        if t["same_metric"] and t["checkpoints_whole"] and t["steps"] == t["expected_steps"])
+        survived = sum(b["kills"] for b in jobs if b["same_records"] and b["same_errors"] and b["same_files"]
+                       and not b["lost"] and not b["duplicated"] and not b["tmp_leftovers"])
+        survived += sum(t["kills"] for t in trains if t["same_metric"] and t["checkpoints_whole"]
+                        and t["steps"] == t["expected_steps"] and t["max_weight_difference"] == 0.0)
         rows.append({"app": app, "faults": sum(b["kills"] for b in jobs) + sum(t["kills"] for t in trains),
                      "survived": survived, "lost": sum(b["lost"] for b in jobs),
                      "duplicated": sum(b["duplicated"] for b in jobs), "bad_tried": kinds["tried"],
@@ -111,10 +119,11 @@ def markdown(r: dict) -> str:
                      f"{a['bad_tried'] or '-'} | {a['bad_clean'] if a['bad_tried'] else '-'} | "
                      f"{a['bad_crashed'] if a['bad_tried'] else '-'} |")
     lines += ["", "## Batch jobs killed and rerun", "",
-              "| job | kills | runs | records | lost | duplicated | same records | same error rows | leftover .tmp |",
-              "|---|---:|---:|---:|---:|---:|---|---|---:|"]
+              "| job | kills | shards on disk at each kill (of all) | records | lost | duplicated | same records | "
+              "same error rows | leftover .tmp |", "|---|---:|---|---:|---:|---:|---|---|---:|"]
     for j in r["batch"]:
-        lines.append(f"| {j['job']} | {j['kills']} | {j['runs']} | {j['rows']:,} | {j['lost']} | {j['duplicated']} | "
+        at = ", ".join(map(str, j["shards_at_kills"])) + f" (of {j['shards']})"
+        lines.append(f"| {j['job']} | {j['kills']} | {at} | {j['rows']:,} | {j['lost']} | {j['duplicated']} | "
                      f"{yes[j['same_records']]} | {yes[j['same_errors']]} | {j['tmp_leftovers']} |")
     lines += ["", f"## Training killed and resumed (metric tolerance: relative {r['metric_rtol']:g})", "",
               "| app | kills | last checkpoint at each kill | steps (uninterrupted) | metric | resumed | uninterrupted | "

@@ -53,7 +53,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from shared.atomic import atomic_write_bytes, atomic_write_text
-from shared.errors import ConfigError, DataError
+from shared.errors import ConfigError, DataError, SextantError
 from shared.paths import allowed_roots, confine
 
 Format = Literal["parquet", "jsonl"]
@@ -332,11 +332,11 @@ def file_rows(path: str | Path, suffixes: tuple[str, ...]) -> list[InputRow]:
 
 # ---------------------------------------------------------------- internals
 def _remove_stale_temporaries(out: Path) -> None:
-    """Delete the half-written ``.*.tmp`` files a killed run left (never readable as shards anyway)."""
-    for folder in (out, out / "errors"):
-        for leftover in folder.glob(".*.tmp"):
-            if leftover.is_file():
-                leftover.unlink(missing_ok=True)
+    """Delete the half-written ``.*.tmp`` files a killed run left anywhere under ``out`` (shards, and
+    what apps write beside them: masks, overlays, audio); none is ever readable as an output."""
+    for leftover in out.rglob(".*.tmp"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
 
 
 def _mark_duplicates(shard: list[InputRow], seen: set[str]) -> list[InputRow]:
@@ -382,10 +382,12 @@ def _check(results: Any, n: int) -> list[list[dict] | str]:
 
 
 def _reason(err: BaseException) -> str:
-    """One-line reason: ``str(err)`` for a RowError, else ``Type: message``."""
+    """One-line reason: the message of a RowError or of a SextantError (input the app refused), else
+    ``internal error: Type: message``: an exception the app did not expect, that is, a bug."""
     name = type(err).__name__
-    text = str(err) if isinstance(err, RowError) else (f"{name}: {err}" if str(err) else name)
-    return _first_line(text) or name
+    if isinstance(err, (RowError, SextantError)):
+        return _first_line(str(err)) or name
+    return "internal error: " + (_first_line(f"{name}: {err}" if str(err) else name) or name)
 
 
 def _first_line(text: str) -> str:

@@ -250,10 +250,20 @@ class Trainer:
         return step_dir
 
     def _prune(self) -> None:
-        """Delete step folders that neither ``last`` nor ``best`` points to."""
+        """Delete step folders that neither ``last`` nor ``best`` points to, and the hidden folders
+        killed runs left (``.tmp`` writes, ``.old`` and ``.deleting`` ones). A step folder is renamed
+        to a hidden name before it is deleted, so a kill mid-delete never leaves a half-deleted
+        ``step-*`` that looks like a checkpoint."""
         keep = {(self.out_dir / n).resolve() for n in ("last", "best") if (self.out_dir / n).is_symlink()}
-        for child in self.checkpoint_root.iterdir():
-            if child.is_dir() and child.name.startswith("step-") and child.resolve() not in keep:
+        for child in list(self.checkpoint_root.iterdir()):
+            if not child.is_dir():
+                continue
+            if child.name.startswith("step-") and child.resolve() not in keep:
+                doomed = child.with_name(f".{child.name}.{os.getpid()}.deleting")
+                shutil.rmtree(doomed, ignore_errors=True)
+                os.replace(child, doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
+            elif child.name.startswith(".") and child.name.endswith((".tmp", ".old", ".deleting")):
                 shutil.rmtree(child, ignore_errors=True)
 
     def _load_checkpoint(self) -> None:

@@ -71,13 +71,20 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _finite(value) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _sane(records: list[dict], reference: list[dict]) -> bool:
+    """Every record finite, and numeric wherever the good rows' records are numeric (parquet reads
+    a NaN back as None, so a missing number counts as a bad one)."""
+    numeric = {k for r in reference for k, v in r.items() if _number(v)}
+    for record in records:
+        for key, value in record.items():
+            if _number(value) and not math.isfinite(value):
+                return False
+            if key in numeric and not _number(value):
+                return False
     return True
 
 
@@ -86,10 +93,8 @@ def _one_line_error(stderr: str) -> bool:
     return len(lines) == 1 and "Traceback" not in stderr
 
 
-def judge(suite: AppBadInputs, case: BadInput, work: Path) -> dict:
-    """Run ``case`` through the app's CLI in ``work``; what happened, and whether it was clean."""
-    work.mkdir(parents=True, exist_ok=True)
-    source, out = case.write(work), work / "out"
+def _invoke(suite: AppBadInputs, case: BadInput, source: Path, out: Path) -> tuple[int | None, str, str | None]:
+    """The CLI's exit code, what it printed on stderr, and the exception that escaped it (if any)."""
     stdout, stderr = io.StringIO(), io.StringIO()
     crash = None
     with _environ(case.env), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -99,40 +104,59 @@ def judge(suite: AppBadInputs, case: BadInput, work: Path) -> dict:
             code = exit.code if isinstance(exit.code, int) else 1
         except Exception as err:  # noqa: BLE001 - any escape is what the suite counts
             code, crash = None, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-    result = {"app": suite.app, "kind": case.kind, "expect": case.expect, "exit_code": code}
     if crash is None and "Traceback" in stderr.getvalue():
         crash = "a traceback was printed"
+    return code, stderr.getvalue(), crash
+
+
+def judge(suite: AppBadInputs, case: BadInput, work: Path) -> dict:
+    """Run ``case`` through the app's CLI in ``work``; what happened, and whether it was clean.
+
+    Crashed: an exception escaped, a traceback was printed, a good row was lost, the bad row
+    vanished, or an error row says ``internal error`` (an exception the app did not expect).
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    source, out = case.write(work), work / "out"
+    code, stderr, crash = _invoke(suite, case, source, out)
+    result = {"app": suite.app, "kind": case.kind, "expect": case.expect, "exit_code": code}
+
+    def crashed(detail: str) -> dict:
+        return {**result, "outcome": "crashed", "clean": False, "crashed": True, "detail": detail}
+
     if crash is not None:
-        return {**result, "outcome": "crashed", "clean": False, "crashed": True, "detail": crash}
+        return crashed(crash)
     if code == 2:
-        clean = case.expect == "refused" and _one_line_error(stderr.getvalue())
-        message = next((line for line in stderr.getvalue().splitlines() if line.startswith("error:")), "")
+        message = next((line for line in stderr.splitlines() if line.startswith("error:")), "")
+        clean = case.expect == "refused" and _one_line_error(stderr)
         return {**result, "outcome": "refused", "clean": clean, "crashed": False, "detail": message}
     records = read_outputs(out) if out.is_dir() else []
     errors = [json.loads(x) for x in (out / "errors.jsonl").read_text().splitlines()] if (out / "errors.jsonl").is_file() else []
-    by_id = {r["row_id"]: r for r in records}
     reasons = {e["row_id"]: e["reason"] for e in errors}
-    lost = [g for g in case.good_ids if g not in by_id]
-    if case.expect == "refused":  # a file-level error row, or every row an error (exit code 1)
+    if internal := [r for r in reasons.values() if r.startswith("internal error")]:
+        return crashed(internal[0])
+    one_line = all(r.strip() and "\n" not in r.strip() for r in reasons.values())
+    if case.expect == "refused":  # a file-level error row, or every row an error; exit code 1 either way
         file_errors = [reason for row_id, reason in reasons.items() if row_id.endswith("<file>")]
-        all_failed = bool(reasons) and not records and code == 1
-        clean = (bool(file_errors) or all_failed) and not records and all("\n" not in r.strip() for r in reasons.values())
-        outcome = "file error row" if file_errors else "all rows errors" if all_failed else "accepted"
+        refused = bool(reasons) and not records
+        outcome = ("file error row" if file_errors else "all rows errors") if refused else "accepted"
         detail = next(iter(file_errors or reasons.values()), f"{len(records)} records")
-        return {**result, "outcome": outcome, "clean": clean, "crashed": False, "detail": detail}
-    if lost:
-        return {**result, "outcome": "crashed", "clean": False, "crashed": True, "detail": f"good rows lost: {lost}"}
+        return {**result, "outcome": outcome, "clean": refused and code == 1 and one_line, "crashed": False,
+                "detail": detail}
+    ids = {r["row_id"] for r in records}
+    if lost := [g for g in case.good_ids if g not in ids]:
+        return crashed(f"good rows lost: {lost}")
+    good = [r for r in records if r["row_id"] in case.good_ids]
+    bad = [r for r in records if r["row_id"] == case.bad_id]
     if case.bad_id in reasons:
-        outcome, detail = "error row", reasons[case.bad_id]
-        clean = case.expect in ("error", "either") and "\n" not in detail.strip() and bool(detail.strip())
-    elif case.bad_id in by_id:
-        outcome, detail = "record", ""
-        clean = case.expect in ("record", "either") and _finite(by_id[case.bad_id])
-        if not _finite(by_id[case.bad_id]):
-            detail = "a record with NaN or inf"
+        outcome, detail, allowed = "error row", reasons[case.bad_id], ("error", "either")
+        clean = not bad
+    elif bad:
+        outcome, detail, allowed = "record", "", ("record", "either")
+        clean = _sane(bad, good)
+        detail = "" if clean else "a record with NaN, inf or a missing number"
     else:
-        return {**result, "outcome": "crashed", "clean": False, "crashed": True,
-                "detail": f"the bad row {case.bad_id!r} is in neither the records nor errors.jsonl"}
+        return crashed(f"the bad row {case.bad_id!r} is in neither the records nor errors.jsonl")
+    clean = clean and case.expect in allowed and code == 0 and one_line
     return {**result, "outcome": outcome, "clean": clean, "crashed": False, "detail": detail}
 
 
@@ -192,6 +216,9 @@ def _file_cases(good: list[Path], suffix: str, good_ids: tuple[str, ...]) -> lis
                  good_ids=good_ids),
         BadInput("manifest escaping its folder (../)", _manifest(good, suffix, ["../" * 24 + f"etc/passwd{suffix}"]),
                  None, "refused"),  # deep enough to leave any temporary folder an allowed root may name
+        BadInput("manifest entry starting with ~ (not expanded)", _manifest(good, suffix, [f"~nobody/gone{suffix}"]),
+                 f"~nobody/gone{suffix}", good_ids=good_ids),
+        BadInput("manifest entry with a NUL byte", _manifest(good, suffix, [f"bad\x00name{suffix}"]), None, "refused"),
         BadInput("manifest that is not UTF-8", _manifest(good, suffix, [], raw=b"good1" + suffix.encode() + b"\n\xff\xfe\n"),
                  None, "refused"),
         BadInput("input path that does not exist", _missing, None, "refused"),
@@ -305,12 +332,13 @@ def _wav(samples: np.ndarray, rate: int = 16000, subtype: str = "FLOAT") -> Call
 
 
 def _lying_wav_header(path: Path) -> None:
-    """A 16-bit WAV whose header declares 10 hours but which holds a tenth of a second."""
+    """A 16-bit WAV whose header declares 10 hours but which holds half a second of a tone."""
+    tone = (8000 * np.sin(np.arange(8000) * 2 * np.pi * 220 / 16000)).astype(np.int16)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(16000)
-        out.writeframes(np.zeros(1600, np.int16).tobytes())
+        out.writeframes(tone.tobytes())
     data = bytearray(path.read_bytes())
     declared = 10 * 3600 * 16000 * 2
     data[4:8] = struct.pack("<I", min(declared + 36, 2**32 - 1))
@@ -327,6 +355,7 @@ def _audio_cases(good: list[Path]) -> list[BadInput]:
     with_nan[::50] = np.nan
     with_inf[::70] = np.inf
     stereo_8k = np.stack([speech[::2], speech[::2] * 0.5], 1)
+    tone = 0.5 * np.sin(np.arange(16000) * 2 * np.pi * 220 / 16000).astype(np.float32)
     square = np.sign(np.sin(np.linspace(0, 2000, 32000))).astype(np.float32)
     return [
         BadInput("truncated WAV", _folder(good, ".wav", "bad.wav", good[0].read_bytes()[:30]), "bad.wav", good_ids=ids),
@@ -343,7 +372,7 @@ def _audio_cases(good: list[Path]) -> list[BadInput]:
                  good_ids=ids, env={"SEXTANT_MAX_AUDIO_SECONDS": f"{2 * longest:.1f}"}),
         BadInput("WAV header declaring 10 hours", _folder(good, ".wav", "bad.wav", _lying_wav_header), "bad.wav",
                  "either", ids),
-        BadInput("10 ms of audio", _folder(good, ".wav", "bad.wav", _wav(speech[:160])), "bad.wav", "either", ids),
+        BadInput("10 ms of a tone", _folder(good, ".wav", "bad.wav", _wav(tone[:160])), "bad.wav", "either", ids),
         BadInput("8 kHz stereo", _folder(good, ".wav", "bad.wav", _wav(stereo_8k, 8000, "PCM_16")), "bad.wav", "record",
                  ids),
         BadInput("full-scale clipped square wave", _folder(good, ".wav", "bad.wav", _wav(square, 16000, "PCM_16")),

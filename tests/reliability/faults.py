@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import subprocess
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,76 +25,124 @@ class KillReport:
 
     kills: int = 0  # SIGKILLs that landed while the job was running
     runs: int = 0  # starts, the finishing one included
-    kill_times: list[float] = field(default_factory=list)
+    kill_times: list[float] = field(default_factory=list)  # seconds after the killed run started
+    shards_at_kills: list[int] = field(default_factory=list)
     returncode: int | None = None
 
 
-def watched_run(command: list[str], out: Path, env: dict[str, str] | None = None, cwd: str | Path | None = None,
-                timeout: float = 600) -> tuple[float, float]:
-    """Run the batch job ``command`` (writing to ``out``) uninterrupted; its wall seconds and the
-    median seconds between two shards appearing (the wall time when it writes only one). Raises
-    if it fails."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seen, shards = [], 0
-    while process.poll() is None and time.perf_counter() - start < timeout:
-        if (now := _shards_written(out)) != shards:
-            shards = now
-            seen.append(time.perf_counter())
-        time.sleep(0.005)
-    _, err = process.communicate(timeout=timeout)
-    wall = time.perf_counter() - start
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{err[-2000:]}")
-    gaps = sorted(b - a for a, b in zip(seen, seen[1:]))
-    return wall, gaps[len(gaps) // 2] if gaps else wall
+@dataclass(frozen=True)
+class Timeline:
+    """When an uninterrupted run wrote its shards: ``shard_times[k]`` is the second shard ``k + 1``
+    appeared, counted from the start."""
+
+    wall: float
+    shard_times: tuple[float, ...]
+
+    @property
+    def shards(self) -> int:
+        return len(self.shard_times)
+
+    def shard_seconds(self, k: int) -> float:
+        """How long shard ``k + 1`` took to compute once shard ``k`` was written (the median gap
+        for the first, whose time also holds the start-up)."""
+        gaps = sorted(b - a for a, b in zip(self.shard_times, self.shard_times[1:]))
+        median = gaps[len(gaps) // 2] if gaps else self.wall / 2
+        return self.shard_times[k] - self.shard_times[k - 1] if 0 < k < self.shards else median
+
+    @property
+    def startup(self) -> float:
+        """Seconds before the first shard's work starts: importing, loading the model, reading input."""
+        return max(0.0, (self.shard_times[0] if self.shard_times else self.wall) - self.shard_seconds(0))
 
 
 def _shards_written(out: Path) -> int:
     return sum(1 for p in out.glob("shard-*") if not p.name.endswith(".tmp")) if out.is_dir() else 0
 
 
-def kill_until_done(command: list[str], kills: int, out: Path, total_shards: int, seed: int,
-                    jitter: float, env: dict[str, str] | None = None,
-                    cwd: str | Path | None = None) -> KillReport:
-    """Start the batch job ``command`` (writing to ``out``) and SIGKILL it ``kills`` times, then run
-    it to completion.
+def _stop(process: subprocess.Popen) -> None:
+    """SIGKILL the job's whole process group (no worker may finish the job) and reap it."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
-    Each kill picks, seeded, a shard count between what is already written and the job's
-    ``total_shards`` minus one, waits until the job has written that many, then a random
-    fraction of ``jitter`` seconds more (pass most of one shard's time), and kills: so kills
-    land anywhere from start-up (reading input) to the middle of the last shard. A run
-    that finishes before its kill ends the loop early: ``report.kills`` says how many landed.
+
+def watched_run(command: list[str], out: Path, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+                timeout: float = 600) -> Timeline:
+    """Run the batch job ``command`` (writing to ``out``) uninterrupted and note when each shard
+    appeared. Raises if it fails or runs past ``timeout``."""
+    with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: a chatty job never blocks on it
+        start = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log,
+                                   start_new_session=True)
+        seen: list[float] = []
+        try:
+            while process.poll() is None:
+                if time.perf_counter() - start > timeout:
+                    raise TimeoutError(f"{' '.join(command)} ran past {timeout:.0f} s")
+                while len(seen) < _shards_written(out):
+                    seen.append(time.perf_counter() - start)
+                time.sleep(0.005)
+        finally:
+            _stop(process)
+        wall = time.perf_counter() - start
+        if process.returncode != 0:
+            log.seek(0)
+            raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{log.read()[-2000:]}")
+    seen += [wall] * (_shards_written(out) - len(seen))  # shards written in its last 5 ms
+    return Timeline(wall, tuple(seen))
+
+
+def kill_until_done(command: list[str], kills: int, out: Path, timeline: Timeline, seed: int,
+                    env: dict[str, str] | None = None, cwd: str | Path | None = None,
+                    timeout: float = 600) -> KillReport:
+    """Start the batch job ``command`` (writing to ``out``) and SIGKILL it ``kills`` times, then run
+    it to completion; ``timeline`` is an uninterrupted run's.
+
+    Each kill picks, seeded, a shard count between what is already written and the job's last
+    shard. When that is more than what is written, the kill waits until that many shards exist,
+    then up to 90% of the next shard's measured time: it lands while that shard is computed.
+    When it is what is written (a restart with nothing new to wait for), a quarter of the kills
+    land during start-up, the rest during the first shard computed after it. So kills spread
+    from start-up to the last shard, and never come after the end.
     """
     rng = random.Random(seed)
     report = KillReport()
+    last = timeline.shards - 1
     while True:
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   start_new_session=True)
-        report.runs += 1
-        if report.kills < kills:
+        with tempfile.TemporaryFile("w+") as log:
+            process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log,
+                                       start_new_session=True)
             start = time.monotonic()
-            target = rng.randint(min(_shards_written(out), total_shards - 1), total_shards - 1)
-            extra = rng.uniform(0.0, jitter)
-            while process.poll() is None and _shards_written(out) < target:
-                time.sleep(0.005)
-            time.sleep(extra)
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)  # the whole group: no child may finish the job
-                process.wait()
-                report.kills += 1
-                report.kill_times.append(time.monotonic() - start)
-                continue
-        _, err = process.communicate(timeout=600)
-        report.returncode = process.returncode
-        if process.returncode != 0:
-            raise RuntimeError(f"run {report.runs} failed ({process.returncode}): {err[-2000:]}")
-        return report
-
-
-def shard_count(out: Path) -> int:
-    """Shards a finished job wrote (the reference run's)."""
-    return _shards_written(out)
+            report.runs += 1
+            try:
+                if report.kills < kills:
+                    written = _shards_written(out)
+                    target = rng.randint(min(written, last), last)
+                    if target > written:
+                        while process.poll() is None and _shards_written(out) < target:
+                            if time.monotonic() - start > timeout:
+                                raise TimeoutError(f"no shard {target} after {timeout:.0f} s")
+                            time.sleep(0.005)
+                        delay = rng.uniform(0.0, 0.9 * timeline.shard_seconds(target))
+                    elif rng.random() < 0.25:
+                        delay = rng.uniform(0.0, timeline.startup)
+                    else:
+                        delay = timeline.startup + rng.uniform(0.0, 0.9 * timeline.shard_seconds(target))
+                    time.sleep(delay)
+                    if process.poll() is None:
+                        report.kill_times.append(time.monotonic() - start)
+                        _stop(process)
+                        report.kills += 1
+                        report.shards_at_kills.append(_shards_written(out))
+                        continue
+                process.wait(timeout=timeout)
+            finally:
+                _stop(process)
+            report.returncode = process.returncode
+            if process.returncode != 0:
+                log.seek(0)
+                raise RuntimeError(f"run {report.runs} failed ({process.returncode}): {log.read()[-2000:]}")
+            return report
 
 
 def compare_outputs(reference: Path, recovered: Path, key: tuple[str, ...] = ("row_id",),

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.reliability.faults import compare_outputs, kill_until_done, shard_count, watched_run
+from tests.reliability.faults import compare_outputs, kill_until_done, watched_run
 from tests.reliability.tiny_models import tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,11 +144,10 @@ def run_job(job: BatchJob, work: Path, models: Path, kills: int, seed: int) -> d
     the two outputs, with the counts."""
     command = job.prepare(work, models)
     reference, killed = work / "reference", work / "killed"
-    wall, per_shard = watched_run(command(reference), reference, cwd=ROOT)
-    shards = shard_count(reference)
-    # Kills land up to 80% of a shard's time after the chosen shard, so one never comes after the end.
-    report = kill_until_done(command(killed), kills, killed, shards, seed=seed, jitter=0.8 * per_shard, cwd=ROOT)
+    timeline = watched_run(command(reference), reference, cwd=ROOT)
+    report = kill_until_done(command(killed), kills, killed, timeline, seed=seed, cwd=ROOT)
     found = compare_outputs(reference, killed, job.key, ignore=job.volatile)
     found["same_files"] = all((reference / f).read_bytes() == (killed / f).read_bytes() for f in job.same_files)
-    return {**found, "kills": report.kills, "runs": report.runs, "shards": shards, "seconds_uninterrupted": wall,
-            "seconds_per_shard": per_shard}
+    return {**found, "kills": report.kills, "runs": report.runs, "shards": timeline.shards,
+            "shards_at_kills": report.shards_at_kills, "seconds_uninterrupted": timeline.wall,
+            "seconds_startup": timeline.startup}

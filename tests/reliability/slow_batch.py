@@ -1,7 +1,8 @@
 """A batch job on the shared runner for the kill tests: ``python slow_batch.py OUT ROWS``.
 
-Each row costs a few milliseconds of real CPU work; every 7th row is bad (an error row), and
-row ids repeat once (a duplicate), so resume must also keep error rows exact.
+Each row costs a few milliseconds of real CPU work; every 7th row is bad (an error row), and the
+last row repeats an earlier id (a duplicate), so resume must also keep error rows exact. ROWS
+rows in all: a multiple of 16 fills every shard.
 """
 
 import hashlib
@@ -14,7 +15,7 @@ from shared.inference import InputRow, RowError, run_batch_inference  # noqa: E4
 
 
 def rows(n: int):
-    for i in range(n):
+    for i in range(n - 1):
         yield InputRow(f"r{i:05d}", payload=i, error="unreadable" if i % 7 == 3 else None)
     yield InputRow("r00010", payload=10)  # a repeated id
 

@@ -19,5 +19,6 @@ def test_batch_job_survives_kills(tmp_path, tiny_models_root, index):
     assert found["kills"] == KILLS
     if job.shards is not None:
         assert found["shards"] == job.shards
+    assert found["rows"] > 0, found  # an all-error job would compare equal too
     assert (found["lost"], found["duplicated"], found["tmp_leftovers"]) == (0, 0, []), found
     assert found["same_records"] and found["same_errors"] and found["same_files"], found

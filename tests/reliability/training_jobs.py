@@ -4,8 +4,8 @@
 Each app's ``train`` CLI runs its ``tiny`` config, lengthened to ``steps`` steps with a
 checkpoint every few steps, on the data its tiny model was prepared from. One run goes
 uninterrupted. Another is killed ``kills`` times, each kill landing a seeded moment after a
-seeded checkpoint (anywhere in the following interval, so also while the next checkpoint is
-being written) and restarted with ``--resume``, until it finishes. Both must end at the same step with
+seeded checkpoint (up to a little past the next one, so some land while a checkpoint is being
+written or pruned) and restarted with ``--resume``, until it finishes. Both must end at the same step with
 the same validation metric (``METRIC_RTOL``), and no half-written checkpoint may be left where a
 resume could load it.
 """
@@ -29,7 +29,12 @@ ROOT = Path(__file__).resolve().parents[2]
 # on the same machine and thread count the curves agree to the last bit; the tolerance only
 # absorbs float summation order.
 METRIC_RTOL = 1e-6
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+CHECKPOINT_FILES = ("model.safetensors", "optimizer.pt", "trainer_state.json")
+
+
+def _env() -> dict[str, str]:
+    """The caller's environment as it is now (SEXTANT_ALLOWED_ROOTS included), on one thread."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @dataclass(frozen=True)
@@ -70,17 +75,19 @@ def _last_step(run: Path) -> int:
 
 
 def _complete_checkpoints(run: Path) -> bool:
-    """Every visible ``step-*`` folder is whole (its trainer state written last); the partial one a
-    kill interrupts is a hidden temporary that ``last`` never points at."""
+    """What a resume would load is whole: ``last`` (when there is one yet) and every visible
+    ``step-*`` folder hold all checkpoint files. A checkpoint a kill interrupts is a hidden
+    temporary, and one being pruned is renamed to a hidden name before it is deleted."""
     folder = run / "checkpoints"
-    return not folder.is_dir() or all(not p.name.startswith("step-") or (p / "trainer_state.json").is_file()
-                                      for p in folder.iterdir())
+    steps = [p for p in folder.iterdir() if p.name.startswith("step-")] if folder.is_dir() else []
+    last = [run / "last"] if (run / "last").is_symlink() else []
+    return all((p / name).is_file() for p in steps + last for name in CHECKPOINT_FILES)
 
 
 def _run_uninterrupted(command: list[str], run: Path) -> tuple[dict, float, float]:
     """The printed result, the wall seconds and the median seconds between checkpoints."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen: list[float] = []
     step = 0
     while process.poll() is None:
@@ -113,13 +120,16 @@ def kill_and_resume(job: TrainJob, work: Path, models: Path, kills: int, seed: i
     targets = sorted(rng.choices(range(0, job.steps, job.checkpoint_every), k=kills))
     landed, runs, whole, kill_steps = 0, 0, True, []
     while True:
-        process = subprocess.Popen(job.command(run, models, resume=runs > 0), cwd=ROOT, env=ENV,
+        process = subprocess.Popen(job.command(run, models, resume=runs > 0), cwd=ROOT, env=_env(),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         runs += 1
         if landed < kills:
             while process.poll() is None and _last_step(run) < targets[landed]:
                 time.sleep(0.005)
-            time.sleep(rng.uniform(0.0, interval))  # anywhere up to the next checkpoint, its writing included
+            # Up to a little past the next checkpoint, so some kills land while it is written; after the
+            # last checkpoint before the end, only most of the way, so the kill never comes after the end.
+            last = targets[landed] >= job.steps - job.checkpoint_every
+            time.sleep(rng.uniform(0.0, (0.8 if last else 1.2) * interval))
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.communicate()

@@ -144,7 +144,7 @@ def test_bad_rows_become_error_rows(tmp_path):
     assert error_rows(summary) == [
         {"row_id": "r0001", "shard": 0, "reason": "cannot decode"},
         {"row_id": "r0004", "shard": 0, "reason": "too short"},
-        {"row_id": "r0007", "shard": 1, "reason": "ValueError: payload 7 is poison"},
+        {"row_id": "r0007", "shard": 1, "reason": "internal error: ValueError: payload 7 is poison"},
         {"row_id": "r0009", "shard": 1, "reason": "raised for one row"},
     ]
     assert ["r0001"] not in counting.calls and "r0001" not in counting.seen  # flagged rows never reach predict
@@ -165,7 +165,7 @@ def test_malformed_predict_results_become_error_rows(tmp_path):
         return [{"value": 1}] if batch[0].payload == 2 else [[{"value": 1}]]  # a dict, not a list of dicts
 
     summary = run(make_rows(4), predict, tmp_path / "out", fmt="jsonl")
-    assert [(e["row_id"], e["reason"].split(":")[0]) for e in error_rows(summary)] == [("r0002", "TypeError")]
+    assert [(e["row_id"], e["reason"].split(":")[1].strip()) for e in error_rows(summary)] == [("r0002", "TypeError")]
     assert [rec["row_id"] for rec in read_outputs(tmp_path / "out")] == ["r0000", "r0001", "r0003"]
 
 
@@ -178,7 +178,7 @@ def test_exit_codes(tmp_path):
     assert (summary.rows, summary.succeeded, summary.errors, summary.exit_code) == (7, 0, 7, 1)
     assert summary.written_shards == 2 and read_outputs(out) == []  # empty shards still count as done
     assert pq.read_schema(out / "shard-00000.parquet").field("row_id").type == pa.string()
-    assert {e["reason"] for e in error_rows(summary)} == {"RuntimeError: model not loaded"}
+    assert {e["reason"] for e in error_rows(summary)} == {"internal error: RuntimeError: model not loaded"}
     again = run(make_rows(7), broken, out)
     assert (again.skipped_shards, again.errors, again.exit_code) == (2, 7, 1)
 

@@ -113,6 +113,20 @@ def test_crash_while_checkpointing_keeps_previous_checkpoint(tmp_path, monkeypat
     load_model(tmp_path / "last")
 
 
+def test_checkpoints_a_killed_run_left_half_written_or_half_deleted_are_cleared(tmp_path):
+    train, _ = make_splits(TASK)
+    root = tmp_path / "checkpoints"
+    for leftover in (".step-00000003.123.tmp", ".step-00000002.99.deleting", ".step-00000001.7.old"):
+        (root / leftover).mkdir(parents=True)
+        (root / leftover / "model.safetensors").write_bytes(b"partial")
+    cfg = TrainConfig(max_steps=10, batch_size=16, eval_every=5, checkpoint_every=2, monitor="train_loss",
+                      progress=False)
+    _trainer(tmp_path, cfg).fit(train)
+    kept = sorted(p.name for p in root.iterdir())
+    assert kept == sorted({os.path.basename(os.readlink(tmp_path / n)) for n in ("last", "best")})
+    assert all((root / name / "trainer_state.json").is_file() for name in kept)
+
+
 def test_learning_rate_schedule():
     cfg = TrainConfig(max_steps=100, lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
     assert learning_rate(0, cfg) == pytest.approx(0.1)
