@@ -1,8 +1,8 @@
 """Reliability benchmark: batch jobs and training runs SIGKILLed at seeded moments and rerun
 until they finish, and malformed input of every kind through every app's batch CLI.
 
-    python benchmarks/reliability.py                    # 20 kills per batch job, 5 per training run (~6 min)
-    python benchmarks/reliability.py --kills 3 --train-kills 2   # about what CI runs (tests/reliability)
+    python benchmarks/reliability.py          # 20 kills per batch job (5 sequences of 4), 5 per training run (~10 min)
+    python benchmarks/reliability.py --kills 3 --sequences 1 --train-kills 2   # about what CI runs (tests/reliability)
 
 Batch jobs (``tests/reliability/jobs.py``, shared with the CI test): the shared runner on a
 CPU-bound synthetic job, and every app's batch CLI with its tiny model (forecasting 1,500
@@ -48,7 +48,7 @@ from tests.reliability.training_jobs import METRIC_RTOL, TRAIN_JOBS, kill_and_re
 RESULTS = Path(__file__).parent / "results"
 
 
-def run(kills: int, train_kills: int, seed: int) -> dict:
+def run(kills: int, sequences: int, train_kills: int, seed: int) -> dict:
     os.environ.pop("SEXTANT_ALLOWED_ROOTS", None)
     work = Path(tempfile.mkdtemp(prefix="sextant-reliability-"))
     models = work / "tiny-models"
@@ -56,7 +56,7 @@ def run(kills: int, train_kills: int, seed: int) -> dict:
     try:
         for index, job in enumerate(batch_jobs(synthetic_rows=1024)):
             (work / job.slug).mkdir()
-            found = run_job(job, work / job.slug, models, kills, seed=seed + index)
+            found = run_job(job, work / job.slug, models, kills, seed=seed + index, sequences=sequences)
             print(f"batch {job.slug}: {found['kills']} kills, lost {found['lost']}, duplicated {found['duplicated']}",
                   flush=True)
             batch.append({"job": job.name, "app": job.slug, "kills": found["kills"], "runs": found["runs"],
@@ -80,6 +80,7 @@ def run(kills: int, train_kills: int, seed: int) -> dict:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"machine": cpu_name(), "python": platform.python_version(), "kills_per_batch_job": kills,
+            "kill_sequences_per_batch_job": sequences,
             "kills_per_training_run": train_kills, "metric_rtol": METRIC_RTOL, "seed": seed,
             "command": " ".join(["python benchmarks/reliability.py", *sys.argv[1:]]),
             "per_app": per_app(batch, training, bad), "batch": batch, "training": training, "bad_input": bad}
@@ -107,7 +108,8 @@ def markdown(r: dict) -> str:
     yes = {True: "yes", False: "NO"}
     lines = ["# Reliability benchmark", "",
              f"Machine: {r['machine']}. Command: `{r['command']}` (seed {r['seed']}): {r['kills_per_batch_job']} "
-             f"SIGKILLs per batch job, {r['kills_per_training_run']} per training run.", "",
+             f"SIGKILLs per batch job (in {r['kill_sequences_per_batch_job']} sequences, each from a fresh output folder "
+             f"to a finished job), {r['kills_per_training_run']} per training run.", "",
              "## Per app", "",
              "Faults are SIGKILLs of the app's batch job and of its training run; a fault is survived when the "
              "rerun or resume ended with the uninterrupted run's output.", "",
@@ -119,10 +121,10 @@ def markdown(r: dict) -> str:
                      f"{a['bad_tried'] or '-'} | {a['bad_clean'] if a['bad_tried'] else '-'} | "
                      f"{a['bad_crashed'] if a['bad_tried'] else '-'} |")
     lines += ["", "## Batch jobs killed and rerun", "",
-              "| job | kills | shards on disk at each kill (of all) | records | lost | duplicated | same records | "
+              "| job | kills | shards on disk at each kill, by sequence (of all) | records | lost | duplicated | same records | "
               "same error rows | leftover .tmp |", "|---|---:|---|---:|---:|---:|---|---|---:|"]
     for j in r["batch"]:
-        at = ", ".join(map(str, j["shards_at_kills"])) + f" (of {j['shards']})"
+        at = "; ".join(", ".join(map(str, seq)) for seq in j["shards_at_kills"]) + f" (of {j['shards']})"
         lines.append(f"| {j['job']} | {j['kills']} | {at} | {j['rows']:,} | {j['lost']} | {j['duplicated']} | "
                      f"{yes[j['same_records']]} | {yes[j['same_errors']]} | {j['tmp_leftovers']} |")
     lines += ["", f"## Training killed and resumed (metric tolerance: relative {r['metric_rtol']:g})", "",
@@ -150,10 +152,12 @@ def markdown(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=20, help="SIGKILLs per batch job")
+    parser.add_argument("--sequences", type=int, default=5,
+                        help="fresh output folders the batch kills are split over (each killed, then rerun to the end)")
     parser.add_argument("--train-kills", type=int, default=5, help="SIGKILLs per training run")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    report = run(args.kills, args.train_kills, args.seed)
+    report = run(args.kills, args.sequences, args.train_kills, args.seed)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "reliability.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "reliability.md").write_text(markdown(report))

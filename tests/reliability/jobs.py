@@ -138,16 +138,30 @@ def batch_jobs(synthetic_rows: int) -> list[BatchJob]:
     ]
 
 
-def run_job(job: BatchJob, work: Path, models: Path, kills: int, seed: int) -> dict:
-    """Prepare ``job`` in ``work`` (tiny models trained under ``models``), run it once uninterrupted,
-    then kill it ``kills`` times in a fresh output folder and rerun it to the end; the comparison of
-    the two outputs, with the counts."""
+def run_job(job: BatchJob, work: Path, models: Path, kills: int, seed: int, sequences: int = 1) -> dict:
+    """Prepare ``job`` in ``work`` (tiny models trained under ``models``) and run it once
+    uninterrupted. Then, ``sequences`` times, in a fresh output folder each: kill it (``kills``
+    in all, split evenly) and rerun it to the end. A rerun resumes, so the kills of one sequence
+    crowd towards its last shard; several sequences spread them from start-up to the end.
+    Returns the comparisons with the uninterrupted output, summed over the sequences."""
     command = job.prepare(work, models)
-    reference, killed = work / "reference", work / "killed"
+    reference = work / "reference"
     timeline = watched_run(command(reference), reference, cwd=ROOT)
-    report = kill_until_done(command(killed), kills, killed, timeline, seed=seed, cwd=ROOT)
-    found = compare_outputs(reference, killed, job.key, ignore=job.volatile)
-    found["same_files"] = all((reference / f).read_bytes() == (killed / f).read_bytes() for f in job.same_files)
-    return {**found, "kills": report.kills, "runs": report.runs, "shards": timeline.shards,
-            "shards_at_kills": report.shards_at_kills, "seconds_uninterrupted": timeline.wall,
+    total = {"rows": 0, "lost": 0, "duplicated": 0, "same_records": True, "same_errors": True, "same_files": True,
+             "tmp_leftovers": [], "kills": 0, "runs": 0, "shards_at_kills": []}
+    for i in range(sequences):
+        killed = work / f"killed-{i}"
+        share = kills // sequences + (1 if i < kills % sequences else 0)
+        report = kill_until_done(command(killed), share, killed, timeline, seed=seed * 1000 + i, cwd=ROOT)
+        found = compare_outputs(reference, killed, job.key, ignore=job.volatile)
+        same_files = all((reference / f).read_bytes() == (killed / f).read_bytes() for f in job.same_files)
+        total.update(rows=found["rows"], lost=total["lost"] + found["lost"],
+                     duplicated=total["duplicated"] + found["duplicated"],
+                     same_records=total["same_records"] and found["same_records"],
+                     same_errors=total["same_errors"] and found["same_errors"],
+                     same_files=total["same_files"] and same_files,
+                     tmp_leftovers=total["tmp_leftovers"] + found["tmp_leftovers"],
+                     kills=total["kills"] + report.kills, runs=total["runs"] + report.runs,
+                     shards_at_kills=total["shards_at_kills"] + [report.shards_at_kills])
+    return {**total, "sequences": sequences, "shards": timeline.shards, "seconds_uninterrupted": timeline.wall,
             "seconds_startup": timeline.startup}
