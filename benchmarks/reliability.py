@@ -1,7 +1,7 @@
 """Reliability benchmark: batch jobs and training runs SIGKILLed at seeded moments and rerun
 until they finish, and malformed input of every kind through every app's batch CLI.
 
-    python benchmarks/reliability.py          # 20 kills per batch job (5 sequences of 4), 5 per training run (~10 min)
+    python benchmarks/reliability.py          # 20 kills per batch job (5 sequences of 4), 5 per training run (~15 min)
     python benchmarks/reliability.py --kills 3 --sequences 1 --train-kills 2   # about what CI runs (tests/reliability)
 
 Batch jobs (``tests/reliability/jobs.py``, shared with the CI test): the shared runner on a
@@ -19,7 +19,7 @@ final step, metric and weights are compared with an uninterrupted run's.
 
 The benchmark clears ``SEXTANT_ALLOWED_ROOTS``, so path rules are measured at their defaults.
 
-Bad input (``tests/reliability/bad_inputs.py``): 15 or 16 kinds per app, each next to good
+Bad input (``tests/reliability/bad_inputs.py``): 15 to 18 kinds per app, each next to good
 rows; a kind is handled cleanly when it gives the expected error row, repaired record or
 one-line refusal and the good rows are predicted.
 
