@@ -333,7 +333,7 @@ def file_rows(path: str | Path, suffixes: tuple[str, ...]) -> list[InputRow]:
 # ---------------------------------------------------------------- internals
 def _remove_stale_temporaries(out: Path) -> None:
     """Delete the half-written ``.*.tmp`` files a killed run left anywhere under ``out`` (shards, and
-    what apps write beside them: masks, overlays, audio); none is ever readable as an output."""
+    the files an app writes beside them); none is ever readable as an output."""
     for leftover in out.rglob(".*.tmp"):
         if leftover.is_file():
             leftover.unlink(missing_ok=True)
