@@ -23,9 +23,9 @@ from apps.molecules.smiles_model import SmilesTransformer, TokenBatch, collate_t
 from shared.config import config_to_dict, load_config
 from shared.errors import ConfigError, DataError
 from shared.model_folder import load_model
+from shared.paths import config_path
 from shared.tokenizers import Tokenizer
 from shared.training import TrainConfig, Trainer, TrainResult, seed_everything
-from shared.paths import config_path
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 

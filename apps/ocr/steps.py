@@ -26,9 +26,9 @@ from apps.ocr.train import fit_ocr
 from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import DataError
 from shared.given_data import sentence_splits, shared_data_dir
+from shared.paths import config_path
 from shared.reporting import markdown_table as format_table
 from shared.text_metrics import cer, wer
-from shared.paths import config_path
 
 SPLITS = ("train", "valid", "test")
 PEERS = ("tesseract",)

@@ -33,8 +33,8 @@ from apps.speech.synth import build_speech_set
 from apps.speech.tts import Synthesizer, fit_tts
 from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import ConfigError, DataError
-from shared.reporting import markdown_table as format_table
 from shared.paths import config_path
+from shared.reporting import markdown_table as format_table
 
 SPLITS = ("train", "valid", "test")
 PEERS = ("pocketsphinx",)

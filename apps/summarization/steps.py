@@ -27,9 +27,9 @@ from apps.summarization.wiki import article_pairs, lee_background_text
 from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import DataError
 from shared.given_data import shared_data_dir
+from shared.paths import config_path
 from shared.reporting import markdown_table as format_table
 from shared.tokenizers import BPETokenizer, load_tokenizer
-from shared.paths import config_path
 
 SPLITS = ("train", "valid", "test")
 MAIN_SET = "test"  # the in-domain test split; champions are chosen on its ROUGE-L

@@ -60,8 +60,14 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise DataError(f"{path.name}: no such file") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise DataError(f"{path.name}: unreadable image ({str(err).splitlines()[0] or type(err).__name__})") from None
-    if array.dtype.kind == "f" and not np.isfinite(array).any():
-        raise DataError(f"{path.name}: no finite pixel values")
+    try:
+        return _as_rgb(array)
+    except DataError as err:
+        raise DataError(f"{path.name}: {err}") from None
+
+
+def _as_rgb(array: np.ndarray) -> np.ndarray:
+    """A decoded image array as ``uint8 [H, W, 3]`` (see :func:`read_rgb`); a DataError says why not."""
     if array.ndim == 2:
         array = np.repeat(to_uint8(array)[..., None], 3, axis=2)
     elif array.ndim == 3 and array.shape[2] in (1, 2):  # gray (+ alpha)
@@ -69,7 +75,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
     elif array.ndim == 3 and array.shape[2] in (3, 4):
         array = to_uint8(array[..., :3])
     else:
-        raise DataError(f"{path.name}: unsupported image shape {array.shape}")
+        raise DataError(f"unsupported image shape {array.shape}")
     if min(array.shape[:2]) < 1:
-        raise DataError(f"{path.name}: empty image")
+        raise DataError("empty image")
     return np.ascontiguousarray(array)

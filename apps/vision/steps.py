@@ -30,8 +30,8 @@ from apps.vision.train import (VisionConfig, fit, load_vision_config, predict_im
 from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import DataError
 from shared.model_folder import load_model
-from shared.reporting import markdown_table as format_table
 from shared.paths import config_path
+from shared.reporting import markdown_table as format_table
 
 SPLITS = ("train", "valid", "test")
 PEERS = ("otsu_watershed",)
