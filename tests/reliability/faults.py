@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,35 +60,86 @@ def _shards_written(out: Path) -> int:
     return sum(1 for p in out.glob("shard-*") if not p.name.endswith(".tmp")) if out.is_dir() else 0
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """SIGKILL the job's whole process group (no worker may finish the job) and reap it."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+class Job:
+    """``command`` running in a process group of its own, stdout and stderr going to temporary files
+    (not pipes: a chatty job never blocks on them). Leaving the ``with`` block SIGKILLs whatever
+    of the group still runs, so no job outlives a failed test."""
+
+    def __init__(self, command: list[str], env: dict[str, str] | None = None, cwd: str | Path | None = None):
+        self.command = command
+        self._out, self._err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        self.process = subprocess.Popen(command, env=env, cwd=cwd, stdout=self._out, stderr=self._err,
+                                        start_new_session=True)
+        self.started = time.monotonic()
+
+    def __enter__(self) -> Job:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.kill()
+        self._out.close()
+        self._err.close()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (no worker may finish the job) and reap it."""
+        if self.running():
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float) -> None:
+        """Poll every 5 ms until ``condition()`` holds or the job ends; raises past ``timeout`` seconds."""
+        while self.running() and not condition():
+            if self.elapsed() > timeout:
+                raise TimeoutError(f"{' '.join(self.command[:4])} ...: still waiting after {timeout:.0f} s")
+            time.sleep(0.005)
+
+    def finish(self, timeout: float) -> str:
+        """Wait for the job to end; its stdout. Raises with the end of its stderr if it failed."""
+        try:
+            self.process.wait(timeout=max(1.0, timeout - self.elapsed()))
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{' '.join(self.command[:4])} ...: ran past {timeout:.0f} s") from None
+        if self.process.returncode != 0:
+            self._err.seek(0)
+            raise RuntimeError(f"{' '.join(self.command)} failed ({self.process.returncode}):\n{self._err.read()[-2000:]}")
+        self._out.seek(0)
+        return self._out.read()
+
+
+def watch(command: list[str], progress: Callable[[], int], env: dict[str, str] | None = None,
+          cwd: str | Path | None = None, timeout: float = 600) -> tuple[float, list[tuple[float, int]], str]:
+    """Run ``command`` to the end, noting (seconds since start, value) whenever ``progress()``
+    changes; the wall seconds, those changes and the job's stdout. Raises if it fails."""
+    changes: list[tuple[float, int]] = []
+    with Job(command, env, cwd) as job:
+        value = progress()
+
+        def moved() -> bool:
+            nonlocal value
+            if (now := progress()) != value:
+                value = now
+                changes.append((job.elapsed(), now))
+            return False
+
+        job.wait_until(moved, timeout)
+        stdout = job.finish(timeout)
+        return job.elapsed(), changes, stdout
 
 
 def watched_run(command: list[str], out: Path, env: dict[str, str] | None = None, cwd: str | Path | None = None,
                 timeout: float = 600) -> Timeline:
     """Run the batch job ``command`` (writing to ``out``) uninterrupted and note when each shard
     appeared. Raises if it fails or runs past ``timeout``."""
-    with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: a chatty job never blocks on it
-        start = time.perf_counter()
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log,
-                                   start_new_session=True)
-        seen: list[float] = []
-        try:
-            while process.poll() is None:
-                if time.perf_counter() - start > timeout:
-                    raise TimeoutError(f"{' '.join(command)} ran past {timeout:.0f} s")
-                while len(seen) < _shards_written(out):
-                    seen.append(time.perf_counter() - start)
-                time.sleep(0.005)
-        finally:
-            _stop(process)
-        wall = time.perf_counter() - start
-        if process.returncode != 0:
-            log.seek(0)
-            raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{log.read()[-2000:]}")
+    wall, changes, _ = watch(command, lambda: _shards_written(out), env, cwd, timeout)
+    seen: list[float] = []
+    for at, shards in changes:  # two shards can appear within one 5 ms poll
+        seen += [at] * (shards - len(seen))
     seen += [wall] * (_shards_written(out) - len(seen))  # shards written in its last 5 ms
     return Timeline(wall, tuple(seen))
 
@@ -109,39 +161,27 @@ def kill_until_done(command: list[str], kills: int, out: Path, timeline: Timelin
     report = KillReport()
     last = timeline.shards - 1
     while True:
-        with tempfile.TemporaryFile("w+") as log:
-            process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log,
-                                       start_new_session=True)
-            start = time.monotonic()
+        with Job(command, env, cwd) as job:
             report.runs += 1
-            try:
-                if report.kills < kills:
-                    written = _shards_written(out)
-                    target = rng.randint(min(written, last), last)
-                    if target > written:
-                        while process.poll() is None and _shards_written(out) < target:
-                            if time.monotonic() - start > timeout:
-                                raise TimeoutError(f"no shard {target} after {timeout:.0f} s")
-                            time.sleep(0.005)
-                        delay = rng.uniform(0.0, 0.9 * timeline.shard_seconds(target))
-                    elif rng.random() < 0.25:
-                        delay = rng.uniform(0.0, timeline.startup)
-                    else:
-                        delay = timeline.startup + rng.uniform(0.0, 0.9 * timeline.shard_seconds(target))
-                    time.sleep(delay)
-                    if process.poll() is None:
-                        report.kill_times.append(time.monotonic() - start)
-                        _stop(process)
-                        report.kills += 1
-                        report.shards_at_kills.append(_shards_written(out))
-                        continue
-                process.wait(timeout=timeout)
-            finally:
-                _stop(process)
-            report.returncode = process.returncode
-            if process.returncode != 0:
-                log.seek(0)
-                raise RuntimeError(f"run {report.runs} failed ({process.returncode}): {log.read()[-2000:]}")
+            if report.kills < kills:
+                written = _shards_written(out)
+                target = rng.randint(min(written, last), last)
+                if target > written:
+                    job.wait_until(lambda: _shards_written(out) >= target, timeout)
+                    delay = rng.uniform(0.0, 0.9 * timeline.shard_seconds(target))
+                elif rng.random() < 0.25:
+                    delay = rng.uniform(0.0, timeline.startup)
+                else:
+                    delay = timeline.startup + rng.uniform(0.0, 0.9 * timeline.shard_seconds(target))
+                time.sleep(delay)
+                if job.running():
+                    report.kill_times.append(job.elapsed())
+                    job.kill()
+                    report.kills += 1
+                    report.shards_at_kills.append(_shards_written(out))
+                    continue
+            job.finish(timeout)
+            report.returncode = job.process.returncode
             return report
 
 

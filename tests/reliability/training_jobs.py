@@ -15,13 +15,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.reliability.faults import Job, watch
 from tests.reliability.tiny_models import tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # absorbs float summation order.
 METRIC_RTOL = 1e-6
 CHECKPOINT_FILES = ("model.safetensors", "optimizer.pt", "trainer_state.json")
+TIMEOUT = 900  # seconds any one training process may take
 
 
 def _env() -> dict[str, str]:
@@ -86,20 +86,9 @@ def _complete_checkpoints(run: Path) -> bool:
 
 def _run_uninterrupted(command: list[str], run: Path) -> tuple[dict, float, float]:
     """The printed result, the wall seconds and the median seconds between checkpoints."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen: list[float] = []
-    step = 0
-    while process.poll() is None:
-        if (now := _last_step(run)) != step:
-            step = now
-            seen.append(time.perf_counter())
-        time.sleep(0.005)
-    out, err = process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[2:5])} failed:\n{err[-2000:]}")
-    gaps = sorted(b - a for a, b in zip(seen, seen[1:]))
-    return _result(out), time.perf_counter() - start, gaps[len(gaps) // 2] if gaps else 0.5
+    wall, changes, stdout = watch(command, lambda: _last_step(run), env=_env(), cwd=ROOT, timeout=TIMEOUT)
+    gaps = sorted(b[0] - a[0] for a, b in zip(changes, changes[1:]))
+    return _result(stdout), wall, gaps[len(gaps) // 2] if gaps else 0.5
 
 
 def _max_weight_difference(a: Path, b: Path) -> float:
@@ -120,28 +109,23 @@ def kill_and_resume(job: TrainJob, work: Path, models: Path, kills: int, seed: i
     targets = sorted(rng.choices(range(0, job.steps, job.checkpoint_every), k=kills))
     landed, runs, whole, kill_steps = 0, 0, True, []
     while True:
-        process = subprocess.Popen(job.command(run, models, resume=runs > 0), cwd=ROOT, env=_env(),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-        runs += 1
-        if landed < kills:
-            while process.poll() is None and _last_step(run) < targets[landed]:
-                time.sleep(0.005)
-            # Up to a little past the next checkpoint, so some kills land while it is written; after the
-            # last checkpoint before the end, only most of the way, so the kill never comes after the end.
-            last = targets[landed] >= job.steps - job.checkpoint_every
-            time.sleep(rng.uniform(0.0, (0.8 if last else 1.2) * interval))
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.communicate()
-                landed += 1
-                kill_steps.append(_last_step(run))
-                whole = whole and _complete_checkpoints(run)
-                continue
-        out, err = process.communicate(timeout=900)
-        if process.returncode != 0:
-            raise RuntimeError(f"{job.app} resumed training failed:\n{err[-2000:]}")
-        got = _result(out)
-        break
+        with Job(job.command(run, models, resume=runs > 0), env=_env(), cwd=ROOT) as attempt:
+            runs += 1
+            if landed < kills:
+                attempt.wait_until(lambda: _last_step(run) >= targets[landed], TIMEOUT)
+                # Up to a little past the next checkpoint, so some kills land while it is written; after
+                # the last checkpoint before the end, only most of the way, so the kill never comes after
+                # the end.
+                last = targets[landed] >= job.steps - job.checkpoint_every
+                time.sleep(rng.uniform(0.0, (0.8 if last else 1.2) * interval))
+                if attempt.running():
+                    attempt.kill()
+                    landed += 1
+                    kill_steps.append(_last_step(run))
+                    whole = whole and _complete_checkpoints(run)
+                    continue
+            got = _result(attempt.finish(TIMEOUT))
+            break
     same_metric = abs(got[job.metric] - expected[job.metric]) <= METRIC_RTOL * max(abs(expected[job.metric]), 1e-12)
     return {"app": job.app, "kills": landed, "runs": runs, "last_checkpoint_at_kills": kill_steps,
             "steps": got["steps"], "expected_steps": expected["steps"], "metric": job.metric,
