@@ -12,6 +12,8 @@ from shared.errors import SextantError
 
 EXAMPLES = """examples:
   sextant-forecast prepare --config demo
+  sextant-forecast train --data my_series.csv --set data.horizon=6 --run runs/fc-mine   # your own series
+  sextant-forecast evaluate --data my_series.csv --set data.horizon=6 --model runs/fc-mine/best
   sextant-forecast train --config demo --run runs/fc-demo
   sextant-forecast train --config default --set train.max_steps=500 model.encoder.d_model=64
   sextant-forecast train --config demo --run runs/fc-demo --resume        # continue a killed run
@@ -34,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     def with_config(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", default="default", help="default, demo, tiny, or a YAML path")
         p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. train.lr=3e-4")
-        p.add_argument("--data", default=None, help="prepared data folder (default: the config's cache_dir)")
+        p.add_argument("--data", default=None, help="your own series: a long-format CSV/Parquet file (unique_id, ds, y) "
+                       "or a folder of them (default: the config's datasets)")
+        p.add_argument("--prepared", default=None, help="prepared data folder (default: under the config's cache_dir)")
 
     p = sub.add_parser("prepare", help="load and validate the configured datasets", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,8 +93,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         if result.get("plot"):
             print(f"plot: {result['plot']}")
         return 0 if result["exit_code"] == 0 else 1
-    cfg = steps.config(args.config, args.set)
-    data = args.data or cfg.data.cache_dir
+    cfg = steps.with_user_data(steps.config(args.config, args.set), args.data)
+    data = args.prepared or str(steps.prepared_dir(cfg))
     if args.command == "prepare":
         path = steps.prepare_data(cfg, data)
         report = steps.validate_data(cfg, path)
@@ -98,7 +102,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None = None) -> int:
         for name, r in report["datasets"].items():
             print(f"{name}: {r['series']} series, {r['rows']} rows" + (f"; {'; '.join(r['problems'])}" if r["problems"] else ""))
         return 0
-    if not Path(data).is_dir():
+    if not steps.is_prepared(cfg, data):
         steps.prepare_data(cfg, data)
     if args.command == "train":
         if (code := distributed.run_under_torchrun_if_asked(args.nproc, "apps.forecasting.cli", argv)) is not None:

@@ -17,12 +17,19 @@ PEERS = ("AutoARIMA", "AutoETS", "AutoTheta", "SeasonalNaive")
 
 @dataclass
 class DataConfig:
-    """Which series, how far ahead, and how many held-out windows."""
+    """Which series, how far ahead, and how many held-out windows.
+
+    ``datasets`` entries are shipped names or the user's long-format files (``.csv`` or
+    ``.parquet`` with ``unique_id, ds, y``). ``freq`` and ``season_length`` override every
+    dataset's; a user file's are otherwise inferred (the season from the frequency).
+    """
 
     datasets: list[str] = field(default_factory=lambda: list(DATASETS))
     horizon: int = 12
     n_windows: int = 2
     fill: FillPolicy = "interpolate"
+    freq: str | None = None
+    season_length: int | None = None
     cache_dir: str = "data/cache/forecasting"
 
 

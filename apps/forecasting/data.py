@@ -1,7 +1,8 @@
 """Forecasting data: real series in the long format ``unique_id, ds, y``.
 
 Datasets come from installed packages (statsmodels, pmdarima) or a user's
-CSV/Parquet file in the same format. :func:`validate` names every problem
+CSV/Parquet file in the same format (its frequency inferred unless given, its
+season length the frequency's usual one unless given). :func:`validate` names every problem
 (missing columns, non-numeric or missing values, duplicate timestamps,
 irregular frequency, too-short series) and applies an explicit policy or
 refuses. Series that cannot be used are dropped with a one-line reason;
@@ -11,6 +12,7 @@ the rest go on.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,6 +24,7 @@ import pandas as pd
 
 from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import DataError
+from shared.paths import config_path
 
 REQUIRED = ("unique_id", "ds", "y")
 FillPolicy = Literal["interpolate", "ffill", "zero", "refuse"]
@@ -261,29 +264,107 @@ class PreparedDataset:
         return pd.read_parquet(self.path)
 
 
-def prepare(names: list[str], out_dir: str | Path, fill: FillPolicy = "interpolate", min_length: int = 24) -> list[PreparedDataset]:
-    """Load, validate and write each shipped dataset as ``<out_dir>/<name>.parquet`` + ``.json``."""
+USER_SUFFIXES = (".csv", ".parquet")
+# The seasonal period implied by a frequency's base unit (pandas offset names without multiples
+# or anchors), for a user's file that does not state its season length.
+SEASONS = {"Y": 1, "YS": 1, "YE": 1, "A": 1, "AS": 1, "Q": 4, "QS": 4, "QE": 4, "M": 12, "MS": 12, "ME": 12,
+           "W": 52, "D": 7, "B": 5, "h": 24, "H": 24, "min": 60, "T": 60, "s": 60, "S": 60}
+
+
+def is_user_file(entry: str) -> bool:
+    """Whether a ``data.datasets`` entry names a user's file rather than a shipped dataset."""
+    return Path(entry).suffix.lower() in USER_SUFFIXES
+
+
+def dataset_name(entry: str) -> str:
+    """The name a dataset is prepared and reported under: a shipped name, or a user file's stem."""
+    return Path(entry).stem if is_user_file(entry) else entry
+
+
+def season_for(freq: str) -> int:
+    """The usual seasonal period of ``freq`` (30min -> 48 per day, 15min -> 96, MS -> 12, ...)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    base = re.sub(r"-.*$", "", offset.name)  # "W-SAT" -> "W", "QS-OCT" -> "QS"
+    n = max(int(offset.n), 1)
+    if base in ("min", "T") and 1440 % n == 0:
+        return 1440 // n  # one day of minutes-level data
+    if base in ("h", "H") and 24 % n == 0:
+        return 24 // n
+    season = SEASONS.get(base)
+    if season is None:
+        raise DataError(f"no usual season length for frequency {freq!r} (set data.season_length)")
+    return max(season // n, 1)
+
+
+def dataset_freq(frame: pd.DataFrame) -> str:
+    """The frequency most series of a long-format frame agree on (inferred from the longest series)."""
+    ds = pd.to_datetime(frame["ds"], errors="coerce")
+    lengths = ds.groupby(frame["unique_id"].astype(str)).count()
+    if lengths.empty or lengths.max() < 2:
+        raise DataError("too few timestamps to infer a frequency (set data.freq)")
+    longest = ds[frame["unique_id"].astype(str) == lengths.idxmax()].dropna().sort_values().drop_duplicates()
+    freq = pd.infer_freq(longest) if len(longest) >= 3 else None
+    return freq or _guess_freq(longest)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one dataset comes from: a shipped dataset, or a user's long-format file."""
+
+    name: str
+    frame: Callable[[], pd.DataFrame]
+    freq: str
+    season_length: int
+    origin: str
+    licence: str
+
+
+def source_for(entry: str, freq: str | None = None, season_length: int | None = None) -> Source:
+    """The :class:`Source` a ``data.datasets`` entry names. A user file's frequency is ``freq``
+    or inferred, its season length ``season_length`` or the frequency's usual one."""
+    if not is_user_file(entry):
+        info = DATASETS.get(entry)
+        if info is None:
+            raise DataError(f"unknown dataset {entry!r}; available: {', '.join(DATASETS)}, "
+                            f"or a long-format file ({' or '.join(USER_SUFFIXES)}) with columns {', '.join(REQUIRED)}")
+        return Source(entry, info.loader, freq or info.freq, season_length or info.season_length, info.source, info.licence)
+    path = config_path(entry, "data.datasets")
+    frame = read_series_file(path)
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise DataError(f"{path.name}: missing column(s) {missing}; expected columns {list(REQUIRED)}, got {list(frame.columns)}")
+    freq = freq or dataset_freq(frame)
+    return Source(dataset_name(entry), lambda: frame, freq, season_length or season_for(freq), str(path), "user data")
+
+
+def prepare(entries: list[str], out_dir: str | Path, fill: FillPolicy = "interpolate", min_length: int = 24,
+            freq: str | None = None, season_length: int | None = None) -> list[PreparedDataset]:
+    """Load, validate and write each dataset (a shipped name or a user's CSV/Parquet file) as
+    ``<out_dir>/<name>.parquet`` + ``.json``. ``freq`` and ``season_length`` override every
+    dataset's (a user file's are otherwise inferred)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    names = [dataset_name(e) for e in entries]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"two datasets are named {repeated[0]!r}: rename one of the files")
     prepared = []
-    for name in names:
-        info = DATASETS.get(name)
-        if info is None:
-            raise DataError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
-        frame, report = validate(info.loader(), freq=info.freq, fill=fill, min_length=min_length)
-        path = out_dir / f"{name}.parquet"
+    for entry in entries:
+        source = source_for(entry, freq, season_length)
+        frame, report = validate(source.frame(), freq=source.freq, fill=fill, min_length=min_length)
+        path = out_dir / f"{source.name}.parquet"
         atomic_write_bytes(path, frame.to_parquet(index=False))
-        meta = {"name": name, "freq": info.freq, "season_length": info.season_length, "source": info.source,
-                "licence": info.licence, "report": report.to_dict()}
-        atomic_write_text(out_dir / f"{name}.json", json.dumps(meta, indent=2) + "\n")
-        prepared.append(PreparedDataset(name, path, info.freq, info.season_length, report.to_dict()))
+        meta = {"name": source.name, "freq": source.freq, "season_length": source.season_length,
+                "source": source.origin, "licence": source.licence, "report": report.to_dict()}
+        atomic_write_text(out_dir / f"{source.name}.json", json.dumps(meta, indent=2) + "\n")
+        prepared.append(PreparedDataset(source.name, path, source.freq, source.season_length, report.to_dict()))
     return prepared
 
 
-def load_prepared(out_dir: str | Path, names: list[str]) -> list[PreparedDataset]:
-    """Prepared datasets written by :func:`prepare`."""
+def load_prepared(out_dir: str | Path, entries: list[str]) -> list[PreparedDataset]:
+    """Prepared datasets written by :func:`prepare` (``entries`` as given to it)."""
     result = []
-    for name in names:
+    for name in map(dataset_name, entries):
         meta_path = Path(out_dir) / f"{name}.json"
         if not meta_path.is_file():
             raise DataError(f"dataset {name!r} is not prepared in {out_dir} (run prepare first)")

@@ -6,7 +6,9 @@ so the CLI and the Prefect tasks call exactly the same code.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -14,23 +16,58 @@ import pandas as pd
 from apps.forecasting.backtest import run_backtest
 from apps.forecasting.batch import SUFFIXES, batch_forecast
 from apps.forecasting.config import ForecastConfig, load_forecast_config
-from apps.forecasting.data import load_prepared, prepare, read_series_file
+from apps.forecasting.data import USER_SUFFIXES, dataset_name, is_user_file, load_prepared, prepare, read_series_file
 from apps.forecasting.plots import plot_forecasts
 from apps.forecasting.train import fit
 from shared.atomic import atomic_write_text
 from shared.errors import DataError
 from shared.inference import read_outputs, resolve_inputs
 from shared.model_folder import load_model
+from shared.paths import config_path
 
 
 def config(name: str = "default", overrides: list[str] | None = None) -> ForecastConfig:
     return load_forecast_config(name, overrides)
 
 
+def with_user_data(cfg: ForecastConfig, source: str | Path | None) -> ForecastConfig:
+    """``cfg`` training on the user's long-format file, or every CSV/Parquet file in a folder."""
+    if source is None:
+        return cfg
+    path = config_path(source, "--data")
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in USER_SUFFIXES) if path.is_dir() else [path]
+    if not files:
+        raise DataError(f"{path}: no {' or '.join(USER_SUFFIXES)} files")
+    for file in files:
+        if not file.is_file():
+            raise DataError(f"file not found: {file}")
+        if file.suffix.lower() not in USER_SUFFIXES:
+            raise DataError(f"{file.name}: expected a {' or '.join(USER_SUFFIXES)} file (columns unique_id, ds, y)")
+    return replace(cfg, data=replace(cfg.data, datasets=[str(f) for f in files]))
+
+
+def prepared_dir(cfg: ForecastConfig) -> Path:
+    """Where the configured datasets are prepared: the cache folder for shipped datasets, a
+    sub-folder keyed on the files (path, size, time) and settings when a user's file is among them."""
+    user = [e for e in cfg.data.datasets if is_user_file(e)]
+    if not user:
+        return Path(cfg.data.cache_dir)
+    stats = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in (config_path(e, "data.datasets") for e in user)
+             if p.is_file()]
+    key = json.dumps([cfg.data.datasets, stats, cfg.data.freq, cfg.data.season_length, cfg.data.fill,
+                      cfg.data.horizon, cfg.data.n_windows])
+    return Path(cfg.data.cache_dir) / f"user-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def is_prepared(cfg: ForecastConfig, data_dir: str | Path) -> bool:
+    return all((Path(data_dir) / f"{dataset_name(e)}.json").is_file() for e in cfg.data.datasets)
+
+
 def prepare_data(cfg: ForecastConfig, out_dir: str | Path | None = None) -> str:
     """Load and validate the configured datasets into ``out_dir``; returns its path."""
-    out = Path(out_dir or cfg.data.cache_dir)
-    prepare(cfg.data.datasets, out, fill=cfg.data.fill, min_length=cfg.data.horizon * (cfg.data.n_windows + 2))
+    out = Path(out_dir or prepared_dir(cfg))
+    prepare(cfg.data.datasets, out, fill=cfg.data.fill, min_length=cfg.data.horizon * (cfg.data.n_windows + 2),
+            freq=cfg.data.freq, season_length=cfg.data.season_length)
     return str(out)
 
 

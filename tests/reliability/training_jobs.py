@@ -48,7 +48,8 @@ class TrainJob:
     def command(self, run: Path, models: Path, resume: bool = False) -> list[str]:
         data = tiny_model(self.app, models).data.parent if self.app in ROOT_DATA_APPS else tiny_model(self.app, models).data
         k = self.train_key
-        return [sys.executable, "-m", f"apps.{self.app}.cli", "train", "--config", "tiny", "--data", str(data),
+        data_flag = "--prepared" if self.app == "forecasting" else "--data"
+        return [sys.executable, "-m", f"apps.{self.app}.cli", "train", "--config", "tiny", data_flag, str(data),
                 "--run", str(run), "--set", f"{k}.max_steps={self.steps}", f"{k}.eval_every={self.steps // 3}",
                 f"{k}.checkpoint_every={self.checkpoint_every}", *(["--resume"] if resume else [])]
 
