@@ -26,6 +26,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
+from shared.app import batch_job
 from shared.inference import InputRow, PredictFn, ShardResult, compute_shard, use_shard_executor
 
 DASK_ADDRESS_ENV = "SEXTANT_DASK_ADDRESS"
@@ -122,16 +123,15 @@ class PrefectShardExecutor:
 
 
 @flow(name="batch-fanout", log_prints=True)
-def fanout_batch(domain: str, params: dict[str, Any], model_dir: str, input_path: str, output_dir: str) -> dict:
-    """The domain's batch job with its shards computed by this flow's task runner."""
-    from pipelines.template import get_pipeline
-
+def fanout_batch(name: str, model_dir: str, input_path: str, output_dir: str,
+                 options: dict[str, Any] | None = None) -> dict:
+    """The App's batch job with its shards computed by this flow's task runner."""
     with use_shard_executor(PrefectShardExecutor()):
-        return get_pipeline(domain).batch_infer(params, model_dir, input_path, output_dir)
+        return batch_job(name, model_dir, input_path, output_dir, options)
 
 
-def run_fanout(domain: str, params: dict[str, Any], model_dir: str, input_path: str, output_dir: str,
+def run_fanout(name: str, model_dir: str, input_path: str, output_dir: str, options: dict[str, Any] | None = None,
                dask: str = LOCAL, n_workers: int = 2) -> dict:
     """Run :func:`fanout_batch` (as a subflow when called inside a flow) on a Dask task runner."""
     runner = dask_task_runner(dask, n_workers)
-    return fanout_batch.with_options(task_runner=runner)(domain, params, model_dir, input_path, output_dir)
+    return fanout_batch.with_options(task_runner=runner)(name, model_dir, input_path, output_dir, options)

@@ -5,7 +5,7 @@ builder made the model, its config and free-form metadata) and, when the
 model reads or writes text, ``tokenizer.json``. Apps register a *builder*
 (``config dict, tokenizer -> nn.Module``) under a name; ``config.json``
 records the name and the module that registers it, and loading imports that
-module only if it lives inside this project (``shared`` or ``apps``).
+module only if the installed metadata declares it for that name (``sextant.builders``).
 """
 
 from __future__ import annotations
@@ -30,18 +30,20 @@ FORMAT = "sextant-model/1"
 WEIGHTS, CONFIG, TOKENIZER = "model.safetensors", "config.json", "tokenizer.json"
 # The only modules a model folder can make us import, by builder name: a folder's config.json
 # names its builder, and an arbitrary import string there would run arbitrary code on load.
-# The core's own builders are here; the apps list theirs in ``apps.BUILDER_MODULES``
-# (tests/shared/test_model_folder.py checks that every registered builder is listed).
+# The core's own builders are here; the apps declare theirs in the ``sextant.builders``
+# entry-point group of the installed metadata (tests/shared/test_model_folder.py checks that
+# every registered builder is declared).
 CORE_BUILDER_MODULES: dict[str, str] = {"encoder-decoder": "shared.model_folder", "decoder": "shared.model_folder"}
 
 
 def builder_modules() -> dict[str, str]:
-    """Builder name -> the module that registers it: the core's plus ``apps.BUILDER_MODULES``."""
-    try:
-        app_modules = importlib.import_module("apps").BUILDER_MODULES
-    except (ImportError, AttributeError):
-        app_modules = {}
-    return {**app_modules, **CORE_BUILDER_MODULES}
+    """Builder name -> the module that registers it: the core's plus the declared entry points."""
+    from importlib.metadata import entry_points
+
+    from shared.app import BUILDERS_GROUP
+
+    declared = {point.name: point.value for point in entry_points(group=BUILDERS_GROUP)}
+    return {**declared, **CORE_BUILDER_MODULES}
 
 Builder = Callable[[dict[str, Any], Tokenizer | None], nn.Module]
 _BUILDERS: dict[str, tuple[Builder, str]] = {}

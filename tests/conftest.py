@@ -1,9 +1,13 @@
 """Test-wide settings: small thread count, deterministic seeds."""
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
+
+TESTS = Path(__file__).parent
+INTEGRATION_FOLDERS = ("pipelines", "reliability")  # flows, servers, CLIs in subprocesses, kill suites
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -32,3 +36,13 @@ def prefect_server(tmp_path_factory):
 
     with prefect_test_harness(server_startup_timeout=180):
         yield PREFECT_API_URL.value()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests under tests/pipelines and tests/reliability are ``integration``; any other test not
+    marked ``integration`` is ``unit``, so ``-m unit`` is everything self-contained."""
+    for item in items:
+        if item.get_closest_marker("integration") or item.get_closest_marker("unit"):
+            continue
+        folder = Path(str(item.fspath)).relative_to(TESTS).parts[0]
+        item.add_marker(pytest.mark.integration if folder in INTEGRATION_FOLDERS else pytest.mark.unit)

@@ -11,10 +11,10 @@ import pandas as pd
 
 from apps.forecasting.config import ForecastConfig
 from apps.forecasting.data import PreparedDataset
-from apps.forecasting.forecast import forecast_series, quantile_columns
 from apps.forecasting.metrics import mase_scale, score_forecasts, summarise
 from apps.forecasting.peers import peer_backtest
 from apps.forecasting.plots import plot_forecasts
+from apps.forecasting.predict import forecast_series, quantile_columns
 from apps.forecasting.train import _panels, split_series
 from shared.atomic import atomic_write_text
 from shared.model_folder import load_model

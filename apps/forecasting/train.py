@@ -17,9 +17,9 @@ import torch
 
 from apps.forecasting.config import ForecastConfig
 from apps.forecasting.data import PreparedDataset
-from apps.forecasting.forecast import forecast_series
 from apps.forecasting.metrics import mase_scale
 from apps.forecasting.model import build_model, pinball_loss
+from apps.forecasting.predict import forecast_series
 from apps.forecasting.windows import PanelWindows, SeriesWindows, collate_panels
 from shared.atomic import atomic_write_text
 from shared.config import config_to_dict

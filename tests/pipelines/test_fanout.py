@@ -15,14 +15,14 @@ pytest.importorskip("prefect_dask")
 @pytest.fixture(scope="module")
 def champion(tmp_path_factory):
     """A tiny forecasting model, registered, and a 600-series CSV (3 shards) with one bad series."""
-    from apps.forecasting import steps
+    from apps.forecasting.app import APP
 
     root = tmp_path_factory.mktemp("fanout")
-    cfg = steps.config("tiny")
-    data = steps.prepare_data(cfg, root / "data")
-    trained = steps.train_model(cfg, data, root / "train")
+    cfg = APP.load_config("tiny")
+    data = APP.prepare(cfg, root / "data")
+    trained = APP.train(cfg, data, root / "train")
     registry = ModelRegistry(root / "registry")
-    entry = registry.register("forecasting", trained["model_dir"], {"mase": 1.0})
+    entry = registry.register("forecasting", trained.model_dir, {"mase": 1.0})
     registry.set_alias("forecasting", "champion", entry.version)
     base = pd.read_parquet(root / "data" / "airpassengers.parquet")
     rng = np.random.default_rng(0)
@@ -38,7 +38,7 @@ def _records(out) -> dict:
 
 
 def test_dask_batch_matches_sequential_and_resumes(prefect_server, champion):
-    from pipelines.forecasting import batch_forecast
+    from pipelines.flows import forecasting_batch as batch_forecast
 
     root, _, csv = champion
     registry = str(root / "registry")

@@ -2,11 +2,11 @@
 
 import asyncio
 import json
-from dataclasses import replace
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -17,11 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_retrain_flow_end_to_end(prefect_server, tmp_path):
-    from pipelines.forecasting import batch_forecast, retrain
+    from pipelines.flows import forecasting_batch as batch_forecast
+    from pipelines.flows import forecasting_retrain as retrain
 
     data, registry = tmp_path / "data", tmp_path / "registry"
     batch_in = tmp_path / "incoming.csv"
-    first = retrain(config="tiny", data_dir=str(data), run_root=str(tmp_path / "runs"), registry=str(registry))
+    first = retrain(config="tiny", prepared=str(data), run_root=str(tmp_path / "runs"), registry=str(registry))
     assert first["registered"]["promoted"] and first["registered"]["version"] == "v0001"
     assert {"mase", "smape", "coverage80"} <= set(first["ours"])
     assert first["best_peer"] in {"SeasonalNaive", "AutoTheta"}
@@ -31,7 +32,7 @@ def test_retrain_flow_end_to_end(prefect_server, tmp_path):
     assert "backtest.png" in artifacts["forecasting-plot"]
 
     # A second run with another seed is promoted only if it beats the champion.
-    second = retrain(config="tiny", data_dir=str(data), run_root=str(tmp_path / "runs"), registry=str(registry),
+    second = retrain(config="tiny", prepared=str(data), run_root=str(tmp_path / "runs"), registry=str(registry),
                      overrides=["train.seed=1"])
     champion = ModelRegistry(registry).champion("forecasting")
     better = second["ours"]["mase"] < first["ours"]["mase"]
@@ -56,32 +57,33 @@ async def _latest_artifacts(keys):
         return found
 
 
-def test_serve_builds_the_same_deployments_as_prefect_yaml():
+def test_serve_builds_the_deployments_prefect_yaml_declares():
     import yaml
 
     from pipelines.serve import all_deployments
 
     declared = {d["name"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
-    assert {d.name for d in all_deployments()} == set(declared)
-    for deployment in all_deployments():
-        assert deployment.name in declared
+    served = all_deployments()
+    assert {d.name for d in served} == set(declared)
+    for deployment in served:
         assert deployment.schedules[0].schedule.cron == declared[deployment.name]["schedules"][0]["cron"]
         assert deployment.parameters == declared[deployment.name]["parameters"]
 
 
 def test_ingest_is_cached_on_its_inputs(prefect_server, tmp_path):
-    from pipelines.template import ingest_task, recipe_version
-    from pipelines.forecasting import FORECASTING
     from prefect import flow
 
+    from apps.forecasting.app import APP
+    from pipelines.template import ingest_task, recipe_version
+
     @flow
-    def twice(data_dir: str) -> list:
-        params = {"config": "tiny", "overrides": [], "data_dir": data_dir}
-        version = recipe_version(FORECASTING)
-        return [ingest_task("forecasting", params, version, return_state=True).name for _ in range(2)]
+    def twice(folder: str) -> list:
+        params = {"config": "tiny", "overrides": []}
+        version = recipe_version(APP)
+        return [ingest_task("forecasting", params, folder, version, return_state=True).name for _ in range(2)]
 
     assert twice(str(tmp_path / "d")) == ["Completed", "Cached"]
-    assert recipe_version(FORECASTING) != recipe_version(replace(FORECASTING, recipe_modules=("apps.forecasting.data",)))
+    assert recipe_version(APP) != recipe_version(SimpleNamespace(recipe_modules=("apps.forecasting.data",)))
 
 
 def test_prefect_yaml_deploys(prefect_server, tmp_path):

@@ -531,7 +531,7 @@ def _series_csv(base, bad_rows: list[tuple[str, str]] | None = None, header: str
 def forecasting_bad_inputs(models: Path) -> AppBadInputs:
     import pandas as pd
 
-    from apps.forecasting.cli import main
+    from apps.forecasting.app import main
 
     tiny = tiny_model("forecasting", models)
     base = pd.read_parquet(tiny.data / "airpassengers.parquet")[["ds", "y"]].reset_index(drop=True)
@@ -570,8 +570,8 @@ def forecasting_bad_inputs(models: Path) -> AppBadInputs:
                  "refused"),
         BadInput("input path that does not exist", _missing, None, "refused"),
     ]
-    return AppBadInputs("forecasting", main, lambda src, out: ["predict", "--model", str(tiny.model), "--input",
-                                                               str(src), "--out", str(out)], cases)
+    return AppBadInputs("forecasting", main, lambda src, out: ["predict", str(src), "--model", str(tiny.model),
+                                                               "--out", str(out)], cases)
 
 
 BUILDERS: dict[str, Callable[[Path], AppBadInputs]] = {

@@ -32,8 +32,9 @@ class BatchJob:
     volatile: tuple[str, ...] = ()  # record fields that differ run to run (timings), left out of the comparison
 
 
-def _python_module(module: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", module, *args]
+def _predict(app: str, *args: str) -> list[str]:
+    """``sextant <app> predict ARGS`` in a fresh Python process."""
+    return [sys.executable, "-m", "shared.cli", app, "predict", *args]
 
 
 def _synthetic(rows: int) -> Callable[[Path], Command]:
@@ -52,8 +53,8 @@ def _forecasting(work: Path, models: Path) -> Command:
     frames = [base.assign(unique_id=f"s{i:04d}", y=base["y"] * (1 + i / 1500)) for i in range(1497)]
     frames += [base.head(3).assign(unique_id=f"short{i}") for i in range(3)]
     pd.concat(frames).to_csv(work / "panel.csv", index=False)
-    return lambda out: _python_module("apps.forecasting.cli", "predict", "--model", str(tiny.model), "--input",
-                                      str(work / "panel.csv"), "--out", str(out), "--series", "s0000")
+    return lambda out: _predict("forecasting", str(work / "panel.csv"), "--model", str(tiny.model), "--out", str(out),
+                                "--series", "s0000")
 
 
 def _summarization(work: Path, models: Path) -> Command:

@@ -30,7 +30,7 @@ columns = st.sampled_from([("unique_id", "ds", "y"), ("id", "date", "value"), ("
 @given(header=columns, rows=st.lists(st.tuples(st.sampled_from(["a", "b", ""]), dates, cells), max_size=40),
        raw=st.binary(max_size=200), use_raw=st.booleans())
 def test_forecasting_reader_gives_rows_or_one_line_errors(tmp_path, header, rows, raw, use_raw):
-    from apps.forecasting.batch import read_rows
+    from apps.forecasting.predict import read_rows
 
     path = tmp_path / "series.csv"
     if use_raw:

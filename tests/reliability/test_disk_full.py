@@ -71,10 +71,10 @@ def test_batch_job_on_a_full_disk_fails_cleanly_and_resumes(tmp_path, monkeypatc
 def test_cli_on_a_real_full_tmpfs_prints_one_line(tmp_path):
     import pandas as pd
 
-    from apps.forecasting import steps
+    from apps.forecasting.app import APP
 
-    cfg = steps.config("tiny")
-    model = steps.train_model(cfg, steps.prepare_data(cfg, tmp_path / "data"), tmp_path / "train")["model_dir"]
+    cfg = APP.load_config("tiny")
+    model = APP.train(cfg, APP.prepare(cfg, tmp_path / "data"), tmp_path / "train").model_dir
     base = pd.read_parquet(tmp_path / "data" / "airpassengers.parquet")
     pd.concat([base.assign(unique_id=f"s{i:04d}") for i in range(1500)]).to_csv(tmp_path / "panel.csv", index=False)
     disk = tmp_path / "small"
@@ -82,8 +82,8 @@ def test_cli_on_a_real_full_tmpfs_prints_one_line(tmp_path):
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(disk)], capture_output=True).returncode:
         pytest.skip("tmpfs mount not permitted here")
     try:
-        job = subprocess.run([sys.executable, "-m", "apps.forecasting.cli", "predict", "--model", model,
-                              "--input", str(tmp_path / "panel.csv"), "--out", str(disk / "out")],
+        job = subprocess.run([sys.executable, "-m", "shared.cli", "forecasting", "predict", str(tmp_path / "panel.csv"),
+                              "--model", model, "--out", str(disk / "out")],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert job.returncode == 2
         lines = job.stderr.strip().splitlines()  # progress bar lines, then the error

@@ -1,17 +1,20 @@
 """One tiny trained model per app, shared by the kill suite and the bad-input suite.
 
-``tiny_model(app, root)`` prepares the app's shipped or generated data and trains its ``tiny``
-config under ``root/<app>`` the first time it is asked for in a process, then hands back the
-same folders.
+``tiny_model(app, root)`` prepares the App's shipped or generated data and trains its ``tiny``
+config (the ``train`` stage) under ``root/<app>`` the first time it is asked for in a process,
+then hands back the same folders.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-APPS = ("forecasting", "molecules", "speech", "vision", "ocr", "summarization")
+from shared.app import get_app
+
+APPS = ("forecasting", "molecules", "speech-asr", "vision", "ocr", "summarization")
+# Settings a tiny model needs beyond the tiny config (where the molecules data set is downloaded to).
+OVERRIDES = {"molecules": lambda work: [f"data.cache_dir={work / 'cache'}"]}
 _TRAINED: dict[tuple[str, Path], TinyModel] = {}
 
 
@@ -27,11 +30,10 @@ def tiny_model(app: str, root: Path) -> TinyModel:
     if key not in _TRAINED:
         if app not in APPS:
             raise ValueError(f"unknown app {app!r}")
-        steps = importlib.import_module(f"apps.{app}.steps")
         work = key[1] / app
-        cfg = steps.config("tiny", [f"cache_dir={work / 'cache'}"] if app == "molecules" else None)
-        quiet = {"progress": False} if app in ("speech", "ocr", "summarization") else {}
-        data = steps.prepare_data(cfg, work / "data", **quiet)
-        model = steps.train_model(cfg, data, work / "run")["model_dir"]
+        application = get_app(app)
+        cfg = application.load_config("tiny", OVERRIDES.get(app, lambda _: [])(work))
+        data = application.prepare(cfg, work / "data")
+        model = application.train(cfg, data, work / "run").model_dir  # the last stage ("train") only
         _TRAINED[key] = TinyModel(Path(data), Path(model))
     return _TRAINED[key]

@@ -40,29 +40,24 @@ def _env() -> dict[str, str]:
 @dataclass(frozen=True)
 class TrainJob:
     app: str
-    train_key: str  # where the Trainer's settings sit in the app's config
     steps: int = 60
     checkpoint_every: int = 5
-    metric: str = "val_metric"  # the key of the printed result compared between the runs
+    metric: str = "best_metric"  # the key of the printed result compared between the runs
 
     def command(self, run: Path, models: Path, resume: bool = False) -> list[str]:
-        data = tiny_model(self.app, models).data.parent if self.app in ROOT_DATA_APPS else tiny_model(self.app, models).data
-        k = self.train_key
-        data_flag = "--prepared" if self.app == "forecasting" else "--data"
-        return [sys.executable, "-m", f"apps.{self.app}.cli", "train", "--config", "tiny", data_flag, str(data),
-                "--run", str(run), "--set", f"{k}.max_steps={self.steps}", f"{k}.eval_every={self.steps // 3}",
-                f"{k}.checkpoint_every={self.checkpoint_every}", *(["--resume"] if resume else [])]
+        data = tiny_model(self.app, models).data
+        return [sys.executable, "-m", "shared.cli", self.app, "train", "--config", "tiny", "--prepared", str(data),
+                "--run", str(run), "--set", f"train.max_steps={self.steps}", f"train.eval_every={self.steps // 3}",
+                f"train.checkpoint_every={self.checkpoint_every}", *(["--resume"] if resume else [])]
 
-
-ROOT_DATA_APPS = ("speech", "ocr", "summarization", "vision")  # their --data is the root the prepared folder sits in
 
 TRAIN_JOBS = [
-    TrainJob("forecasting", "train", metric="val_mase"),
-    TrainJob("molecules", "train"),
-    TrainJob("vision", "train", steps=120, checkpoint_every=10),
-    TrainJob("speech", "asr.train", steps=120, checkpoint_every=10),
-    TrainJob("ocr", "fit.train", steps=120, checkpoint_every=10),
-    TrainJob("summarization", "fit.finetune", steps=120, checkpoint_every=10),
+    TrainJob("forecasting"),
+    TrainJob("molecules"),
+    TrainJob("vision", steps=120, checkpoint_every=10),
+    TrainJob("speech-asr", steps=120, checkpoint_every=10),
+    TrainJob("ocr", steps=120, checkpoint_every=10),
+    TrainJob("summarization", steps=120, checkpoint_every=10),
 ]
 
 

@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.forecasting import steps
-from apps.forecasting.cli import main
+from apps.forecasting.app import APP, main
 from apps.forecasting.data import dataset_freq, season_for, source_for
 from shared.errors import DataError
 
@@ -54,9 +53,9 @@ def test_train_evaluate_predict_on_a_users_csv(tmp_path, monkeypatch, capsys):
     assert main(["train", *tiny, "--run", "run"]) == 0
     out = capsys.readouterr().out
     trained = json.loads(out[out.index("{"):])
-    assert trained["model_dir"] == "run/best" and trained["steps"] == 6
-    cfg = steps.with_user_data(steps.config("tiny"), "my.csv")
-    prepared = steps.prepared_dir(cfg)
+    assert trained["model_dir"] == "run/best" and trained["steps"] == 6 and trained["metric"] == "val_mase"
+    cfg = APP.with_data(APP.load_config("tiny"), "my.csv")
+    prepared = APP.prepared_dir(cfg)
     assert prepared.parent == Path("data/cache/forecasting") and (prepared / "my.json").is_file()
     meta = json.loads((prepared / "my.json").read_text())
     assert (meta["freq"], meta["season_length"], meta["report"]["series"]) == ("MS", 12, 2)
@@ -69,17 +68,17 @@ def test_train_evaluate_predict_on_a_users_csv(tmp_path, monkeypatch, capsys):
     assert set(windows["unique_id"]) == {"shop_a", "shop_b"}
 
     capsys.readouterr()
-    assert main(["predict", "--model", "run/best", "--input", "my.csv", "--out", "fc"]) == 0
+    assert main(["predict", "my.csv", "--model", "run/best", "--out", "fc"]) == 0
     assert "2 rows: 2 ok" in capsys.readouterr().out
 
 
 def test_a_changed_file_is_prepared_again(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _user_series(tmp_path / "my.csv")
-    cfg = steps.with_user_data(steps.config("tiny"), "my.csv")
-    first = steps.prepared_dir(cfg)
+    cfg = APP.with_data(APP.load_config("tiny"), "my.csv")
+    first = APP.prepared_dir(cfg)
     _user_series(tmp_path / "my.csv", n=120)
-    assert steps.prepared_dir(cfg) != first
+    assert APP.prepared_dir(cfg) != first
 
 
 def test_user_data_errors_are_one_line(tmp_path, monkeypatch, capsys):

@@ -1,4 +1,4 @@
-"""The app's steps end to end on the tiny config: train, backtest vs peers, batch predict."""
+"""The App end to end on the tiny config: train, backtest vs peers, batch predict."""
 
 import json
 
@@ -6,14 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.forecasting import steps
-from apps.forecasting.batch import make_predict_fn, read_rows
+from apps.forecasting.app import APP, ForecastOptions
+from apps.forecasting.predict import make_predict_fn, read_rows
+from shared.app import run_predictor
 from shared.inference import read_outputs, run_batch_inference
 from shared.model_folder import load_model
 
 
 def test_backtest_scores_ours_and_peers_on_identical_windows(tiny, tmp_path):
-    result = steps.evaluate_model(tiny["cfg"], tiny["model_dir"], tiny["data"], tmp_path)
+    result = APP.evaluate(tiny["cfg"], tiny["model_dir"], tiny["data"], tmp_path)
     forecasts = pd.read_parquet(tmp_path / "forecasts.parquet")
     keys = {m: set(zip(f["unique_id"], f["ds"])) for m, f in forecasts.groupby("model")}
     assert set(keys) == {"ours", "SeasonalNaive", "AutoTheta"}
@@ -22,7 +23,7 @@ def test_backtest_scores_ours_and_peers_on_identical_windows(tiny, tmp_path):
     # Held-out windows are the last points, never seen in training.
     series = pd.read_parquet(f"{tiny['data']}/airpassengers.parquet")
     assert max(ds for _, ds in keys["ours"]) == series["ds"].max()
-    assert {r["model"] for r in result["table"]} == {"ours", "SeasonalNaive", "AutoTheta"}
+    assert {r["model"] for r in result.table} == {"ours", "SeasonalNaive", "AutoTheta"}
     assert (tmp_path / "backtest.png").stat().st_size > 10_000
     assert "airpassengers" in (tmp_path / "metrics.md").read_text()
 
@@ -45,7 +46,8 @@ def test_predict_bad_rows_are_recorded_and_good_rows_forecast(tiny, tmp_path):
     _write_inputs(data / "good.csv")
     (data / "empty.csv").write_text("")
     pd.DataFrame({"id": ["a"], "ds": ["2000-01-01"], "value": [1.0]}).to_csv(data / "wrong_columns.csv", index=False)
-    result = steps.predict(tiny["model_dir"], data, tmp_path / "out", horizon=4, progress=False)
+    result = run_predictor(APP.predictor(tiny["model_dir"], ForecastOptions(horizon=4)), [str(data)], tmp_path / "out",
+                           progress=False)
     records = read_outputs(tmp_path / "out")
     assert {r["unique_id"] for r in records} == {"s1", "s2", "s3"}
     assert len(records) == 3 * 4 and all(r["lo80"] <= r["forecast"] <= r["hi80"] for r in records)
@@ -93,26 +95,26 @@ def test_batch_forecast_resumes_after_a_kill(tiny, tmp_path):
 
 
 def test_resumed_training_keeps_the_step_count(tiny, tmp_path):
-    cfg = steps.config("tiny", ["train.max_steps=8", "train.checkpoint_every=2"])
-    first = steps.train_model(cfg, tiny["data"], tmp_path / "run")
-    again = steps.train_model(cfg, tiny["data"], tmp_path / "run", resume=True)
+    cfg = APP.load_config("tiny", ["train.max_steps=8", "train.checkpoint_every=2"])
+    first = APP.train(cfg, tiny["data"], tmp_path / "run").to_dict()
+    again = APP.train(cfg, tiny["data"], tmp_path / "run", resume=True).to_dict()
     assert first["steps"] == again["steps"] == 8
 
 
 def test_itransformer_trains_on_a_panel_and_backtests(tmp_path):
-    cfg = steps.config("tiny", ["model.kind=itransformer", "data.datasets=[macrodata]", "peers=[SeasonalNaive]"])
-    data = steps.prepare_data(cfg, tmp_path / "data")
-    trained = steps.train_model(cfg, data, tmp_path / "run")
-    result = steps.evaluate_model(cfg, trained["model_dir"], data, tmp_path / "eval")
+    cfg = APP.load_config("tiny", ["model.kind=itransformer", "data.datasets=[macrodata]", "peers=[SeasonalNaive]"])
+    data = APP.prepare(cfg, tmp_path / "data")
+    trained = APP.train(cfg, data, tmp_path / "run").to_dict()
+    result = APP.evaluate(cfg, trained["model_dir"], data, tmp_path / "eval")
     windows = pd.read_csv(tmp_path / "eval" / "windows.csv")
     ours = windows[windows["model"] == "ours"]
     assert ours["unique_id"].nunique() == 6 and np.isfinite(ours["mase"]).all()
-    assert result["ours"]["coverage80"] >= 0.0
+    assert result.ours["coverage80"] >= 0.0
 
 
 def test_ensemble_members_average_and_resume(tiny, tmp_path):
-    cfg = steps.config("tiny", ["model.members=2"])
-    trained = steps.train_model(cfg, tiny["data"], tmp_path / "run")
+    cfg = APP.load_config("tiny", ["model.members=2"])
+    trained = APP.train(cfg, tiny["data"], tmp_path / "run").to_dict()
     ensemble = load_model(trained["model_dir"]).model
     assert len(ensemble.members) == 2
     import torch
@@ -120,5 +122,5 @@ def test_ensemble_members_average_and_resume(tiny, tmp_path):
     x, obs = torch.randn(2, 32), torch.ones(2, 32, dtype=torch.bool)
     expected = (ensemble.members[0](x, obs)[0] + ensemble.members[1](x, obs)[0]) / 2
     torch.testing.assert_close(ensemble(x, obs)[0], expected)
-    again = steps.train_model(cfg, tiny["data"], tmp_path / "run", resume=True)  # finished members are skipped
-    assert again["val_mase"] == pytest.approx(trained["val_mase"]) and again["steps"] == trained["steps"]
+    again = APP.train(cfg, tiny["data"], tmp_path / "run", resume=True).to_dict()  # finished members are skipped
+    assert again["best_metric"] == pytest.approx(trained["best_metric"]) and again["steps"] == trained["steps"]
