@@ -28,10 +28,10 @@ from typer._click import exceptions as click_errors
 from shared.app import App, installed_apps, options_dict, options_from, run_predictor
 from shared.errors import SextantError
 
-# What the user typed after the program name, and the App's name when the program is an
-# alias for one App (``sextant-forecast`` is ``sextant forecasting``): a data-parallel run
-# re-runs the same command under torchrun as ``python -m shared.cli <app> ...``.
-_ARGV: ContextVar[tuple[list[str], str | None]] = ContextVar("argv", default=([], None))
+# What the user typed after the program name: a data-parallel run re-runs the same command under
+# torchrun as ``python -m shared.cli <app> <stage> ...`` whichever program (an alias, a nested
+# group) it was typed in.
+_ARGV: ContextVar[list[str]] = ContextVar("argv", default=[])
 
 ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="a shipped config name, or a YAML path")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", "-s", metavar="KEY=VALUE",
@@ -118,8 +118,9 @@ def _stage_command(app: App, stage: str) -> Callable[..., None]:
         cfg = _load(app, config, set_, data)
         folder = _prepared(app, cfg, prepared)
         if nproc > 1 and not distributed.launched_by_torchrun():
-            argv, alias = _ARGV.get()
-            args = distributed.without_option(([alias] if alias else []) + argv, "--nproc")
+            argv = _ARGV.get()
+            rest = argv[argv.index(stage) + 1:]  # the stage's own arguments (app names never equal a stage)
+            args = [app.name, stage, *distributed.without_option(rest, "--nproc")]
             raise typer.Exit(distributed.relaunch_under_torchrun(nproc, "shared.cli", args))
         summary = app.train(cfg, folder, run, stage, resume=resume, init=init)
         if distributed.current().is_main:
@@ -277,10 +278,10 @@ def expand_set(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def run(cli: typer.Typer, argv: Sequence[str] | None = None, prog: str = "sextant", alias: str | None = None) -> int:
+def run(cli: typer.Typer, argv: Sequence[str] | None = None, prog: str = "sextant") -> int:
     """Run a Typer CLI; errors a person can cause are one line on stderr and exit code 2."""
     argv = expand_set(sys.argv[1:] if argv is None else argv)
-    token = _ARGV.set((argv, alias))
+    token = _ARGV.set(argv)
     command = typer.main.get_command(cli)
     try:
         result = command.main(args=argv, prog_name=prog, standalone_mode=False)
@@ -311,7 +312,7 @@ def _first_line(text: str) -> str:
 def app_main(app: App, argv: Sequence[str] | None = None) -> int:
     """An App's own program (``sextant-forecast`` is ``sextant forecasting``)."""
     prog = Path(sys.argv[0]).name if argv is None else f"sextant {app.name}"
-    return run(app_cli(app, prog), argv, prog=prog, alias=app.name)
+    return run(app_cli(app, prog), argv, prog=prog)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
