@@ -42,7 +42,7 @@ Mode = Literal["min", "max"]
 
 @dataclass(frozen=True)
 class DataReport:
-    """What validation found: how many items (series, molecules, images, ...) in each split."""
+    """What validation found: how many items (the App's ``items``) in each split."""
 
     items: int
     splits: dict[str, int]
@@ -170,7 +170,7 @@ class App(Protocol):
 
     name: str  # the CLI group, the flows' prefix and the registry name's first word
     title: str  # one line for --help
-    items: str  # what one data item is called: "series", "molecules", "images", ...
+    items: str  # what one data item is called, in the domain's words (plural)
     stages: tuple[str, ...]  # training stages in the order they run; the last is "train"
     metric: str  # the headline metric that decides promotion, and whether lower or higher is better
     mode: Mode

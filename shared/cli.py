@@ -310,7 +310,7 @@ def _first_line(text: str) -> str:
 
 
 def app_main(app: App, argv: Sequence[str] | None = None) -> int:
-    """An App's own program (``sextant-forecast`` is ``sextant forecasting``)."""
+    """An App's own program: ``sextant-<alias> ...`` is ``sextant <app> ...``."""
     prog = Path(sys.argv[0]).name if argv is None else f"sextant {app.name}"
     return run(app_cli(app, prog), argv, prog=prog)
 
