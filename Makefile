@@ -28,10 +28,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 
-.PHONY: help install system-deps test demo demo-core bench lock clean server-up server-down
+.PHONY: help install system-deps test test-fast demo demo-core bench lock clean server-up server-down
 
 help:
 	@echo "make test   create .venv if needed, install the pinned stack, run all tests"
+	@echo "make test-fast  the unit tests only (under 3 minutes): no flows, servers, kill suites or CLI end-to-end runs"
 	@echo "make demo   same set-up, then run the forecasting, molecules, vision, speech, OCR and summarization pipelines"
 	@echo "make server-up    PostgreSQL + Prefect server + work pool + worker + every deployment (server-down stops them)"
 	@echo "make demo-core  the core encoder-decoder demo (copy/reverse accuracy and speed)"
@@ -66,6 +67,9 @@ system-deps:
 
 test: $(VENV)/.installed system-deps
 	PREFECT_HOME=$$(mktemp -d) $(PY) -m pytest
+
+test-fast: $(VENV)/.installed system-deps
+	PREFECT_HOME=$$(mktemp -d) $(PY) -m pytest -m "unit and not slow"
 
 demo: $(VENV)/.installed system-deps
 	$(PY) -m pipelines.cli demo
