@@ -180,6 +180,8 @@ class App(Protocol):
     examples: tuple[str, ...]  # command lines for --help (without the leading "sextant <name>")
     configs: tuple[str, ...]  # shipped config names; --config also takes a YAML path
     recipe_modules: tuple[str, ...]  # modules whose source defines the prepared data (cache key)
+    # Optional: ``in_demo = False`` keeps a slow App out of ``sextant demo`` (default True), and
+    # ``commands()`` may return ``{name: function}`` for a genuinely extra CLI command.
 
     def load_config(self, name: str = "default", overrides: Sequence[str] = ()) -> Any: ...
 
