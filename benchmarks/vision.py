@@ -29,9 +29,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apps.vision import steps  # noqa: E402
-from apps.vision.peers_classic import otsu_predictions  # noqa: E402
-from apps.vision.train import predict_images, score_predictions  # noqa: E402
+from apps.vision.app import APP  # noqa: E402
+from apps.vision.data import load_prepared  # noqa: E402
+from apps.vision.metrics import markdown_table, score_predictions  # noqa: E402
+from apps.vision.peers import otsu_predictions  # noqa: E402
+from apps.vision.predict import predict_images  # noqa: E402
 from benchmarks.vision_yolo import yolo_peer  # noqa: E402
 from shared.model_folder import load_model  # noqa: E402
 
@@ -49,11 +51,11 @@ def _speed(fn, images: list[np.ndarray]) -> float:
 
 def run_one(config: str, overrides: list[str], work: Path, yolo_imgsz: int) -> dict:
     """Ours, the classic peer (when it applies) and YOLOv8n on one dataset/split."""
-    cfg = steps.config(config, overrides)
-    data_dir = steps.prepare_data(cfg, work / "data")
-    data = steps.load_prepared(data_dir)
-    trained = steps.train_model(cfg, data_dir, work / "ours")
-    model = load_model(trained["model_dir"]).model
+    cfg = APP.load_config(config, overrides)
+    data_dir = APP.prepare(cfg, work / "data")
+    data = load_prepared(data_dir)
+    trained = APP.train(cfg, data_dir, work / "ours")
+    model = load_model(trained.model_dir).model
     test, truth = data.samples["test"], data.truth["test"]
     images = [s.image for s in test]
 
@@ -61,13 +63,13 @@ def run_one(config: str, overrides: list[str], work: Path, yolo_imgsz: int) -> d
         return predict_images(model, x, cfg.flips, cfg.score_threshold)
 
     rows = {"ours": {**score_predictions(ours_fn(images), test, "both", truth, data.labels.semantic),
-                     "train_seconds": trained["train_seconds"], "steps": trained["steps"],
+                     "train_seconds": trained.seconds, "steps": trained.steps,
                      "images_per_second": _speed(ours_fn, images)}}
     if len(data.labels.detection) == 1:
         rows["otsu_watershed"] = {**score_predictions(otsu_predictions(images), test, "both", truth, data.labels.semantic),
                                   "train_seconds": 0.0, "images_per_second": _speed(otsu_predictions, images)}
-    yolo = yolo_peer(data.truth, work / "yolo", epochs=100_000, imgsz=yolo_imgsz, seed=cfg.seed,
-                     time_hours=trained["train_seconds"] / 3600)
+    yolo = yolo_peer(data.truth, work / "yolo", epochs=100_000, imgsz=yolo_imgsz, seed=cfg.data.seed,
+                     time_hours=trained.seconds / 3600)
     rows["yolov8n"] = yolo
     return {"config": config, "overrides": overrides, "images": {k: len(v) for k, v in data.samples.items()},
             "objects": {k: int(sum(len(s.boxes) for s in v)) for k, v in data.samples.items()}, "models": rows}
@@ -82,7 +84,7 @@ def mean_rows(runs: list[dict]) -> dict[str, dict[str, float]]:
 
 def markdown(title: str, rows: dict[str, dict[str, float]]) -> str:
     table = [{"model": name, **row} for name, row in rows.items()]
-    return f"### {title}\n\n" + steps.markdown_table(table, COLUMNS)
+    return f"### {title}\n\n" + markdown_table(table, COLUMNS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,10 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         seeds = [int(run["overrides"][0].split("=")[1]) for run in report["nuclei"]]
     for seed in [] if args.reuse_nuclei else seeds:
         print(f"== nuclei, tile split seed {seed}", flush=True)
-        report["nuclei"].append(run_one("default", [f"seed={seed}", *quick], work / f"nuclei-{seed}", 128))
+        report["nuclei"].append(run_one("default", [f"data.seed={seed}", *quick], work / f"nuclei-{seed}", 128))
     if not args.no_scenes:
         print("== generated scenes", flush=True)
-        scene_quick = ["scenes.images=40", "scenes_test=20", *quick] if args.quick else []
+        scene_quick = ["data.scenes.images=40", "data.scenes_test=20", *quick] if args.quick else []
         report["scenes"] = run_one("scenes", scene_quick, work / "scenes", 128)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

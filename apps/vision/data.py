@@ -1,28 +1,56 @@
-"""Labelled images in memory, training augmentation, and batches with dense targets.
+"""The vision app's data: labelled images from COCO instances files or image + mask folders,
+split into train, valid and test and recorded in a prepared folder.
 
 A :class:`Sample` is one image with whatever labels its source has: COCO
 instances give boxes, instance masks and (painted from the masks) a semantic
 class map; image + label-mask folders give only the class map, so a model
 trained on them learns segmentation alone. Images are small here, so a whole
 split is held in memory.
+
+A prepared folder holds ``dataset.json``: the kind (``coco`` or ``folders``), the files of
+each split, the class names and the split rule in one sentence. The shipped data sets
+(:mod:`apps.vision.datasets`) are written into it as COCO; a user's files are referenced
+where they are, and a user's unsplit COCO file is split into ``train.json``, ``valid.json``
+and ``test.json`` there. The user's formats (``--data``):
+
+- one COCO instances ``.json`` (``file_name`` paths resolve next to it), or a folder holding
+  ``train.json``, ``valid.json`` and ``test.json`` (also ``instances_<split>.json``, ``val``);
+- a folder with ``images/`` and ``masks/`` (class-index PNGs with the images' stems), or with
+  ``train/``, ``valid/`` and ``test/`` sub-folders, each holding ``images/`` and ``masks/``.
+
+Unsplit data is split at the image level: the images (sorted by COCO id, or by file stem) are
+shuffled with ``data.seed`` and cut by ``data.split`` (70/15/15 by default), at least one image
+each in valid and test. Validation refuses an image whose pixels appear in two splits.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import random
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
-from apps.vision.coco import CocoDataset, annotation_mask
+from apps.vision.coco import CocoDataset, annotation_mask, load_coco
 from apps.vision.folders import pair_folders, read_label_mask
 from apps.vision.images import read_rgb
-from apps.vision.losses import IGNORE, detection_targets
-from apps.vision.model import STRIDE
+from apps.vision.losses import IGNORE
+from shared.atomic import atomic_write_text
 from shared.errors import DataError
+from shared.paths import config_path
 
+if TYPE_CHECKING:
+    from apps.vision.config import DataConfig, VisionConfig
+
+SPLITS = ("train", "valid", "test")
+ALL = "all"
+VOID = 255  # a mask value nobody is scored on (Pascal VOC's void), unless the masks are 0/255 binary
+SPEC = "dataset.json"
+COCO_NAMES = {"train": ("train", "instances_train"), "valid": ("valid", "val", "instances_valid", "instances_val"),
+              "test": ("test", "instances_test")}
 
 @dataclass
 class Sample:
@@ -79,122 +107,257 @@ def samples_from_coco(dataset: CocoDataset, category_index: dict[int, int]) -> l
     return samples
 
 
-def samples_from_folders(images_dir: str | Path, masks_dir: str | Path, num_classes: int) -> list[Sample]:
-    """Semantic-only samples from an image folder and a folder of same-named PNG class masks."""
-    pairs = pair_folders(images_dir, masks_dir)
-    if pairs.errors:
-        first = pairs.errors[0]
-        raise DataError(f"{len(pairs.errors)} unpaired file(s) in {images_dir} / {masks_dir}, e.g. "
-                        f"{Path(first['path']).name}: {first['reason']}")
+def samples_from_pairs(pairs: list[tuple[Path, Path]], num_classes: int, binary: bool = False) -> list[Sample]:
+    """Semantic-only samples from (image, class-index mask) file pairs. ``binary``: the masks hold
+    0 and 255 only, read as background and foreground; otherwise 255 marks void pixels (ignored)."""
     samples = []
-    for image_path, mask_path in pairs.pairs:
-        name = image_path.stem
+    for image_path, mask_path in pairs:
+        name = Path(image_path).stem
         image = read_rgb(image_path)
-        semantic = read_label_mask(mask_path, num_classes)
+        semantic = read_label_mask(mask_path, None if binary else num_classes, void=None if binary else VOID)
         if semantic.shape != image.shape[:2]:
             raise DataError(f"{name}: mask {semantic.shape} and image {image.shape[:2]} differ in size")
+        if binary and not np.isin(semantic, (0, VOID)).all():
+            raise DataError(f"{Path(mask_path).name}: the masks were read as 0/255 binary, but this one holds other values")
+        semantic = (semantic == VOID) if binary else np.where(semantic == VOID, IGNORE, semantic)
         samples.append(Sample(name, image, semantic.astype(np.uint8), np.zeros((0, 4), np.float32),
                               np.zeros(0, np.int64), None, box_labels=False))
     return samples
 
 
-# ----------------------------------------------------------------- augmentation
-def _flip_boxes(boxes: np.ndarray, size: int, axis: int) -> np.ndarray:
-    out = boxes.copy()
-    lo, hi = (0, 2) if axis == 1 else (1, 3)
-    out[:, lo], out[:, hi] = size - boxes[:, hi], size - boxes[:, lo]
+def paired_files(images_dir: str | Path, masks_dir: str | Path) -> list[tuple[Path, Path]]:
+    """(image, mask) pairs of two folders, matched by stem; an unpaired file is a DataError."""
+    pairs = pair_folders(images_dir, masks_dir)
+    if pairs.errors:
+        first = pairs.errors[0]
+        raise DataError(f"{len(pairs.errors)} unpaired file(s) in {images_dir} / {masks_dir}, e.g. "
+                        f"{Path(first['path']).name}: {first['reason']}")
+    return pairs.pairs
+
+
+def samples_from_folders(images_dir: str | Path, masks_dir: str | Path, num_classes: int) -> list[Sample]:
+    """Semantic-only samples from an image folder and a folder of same-named PNG class masks."""
+    return samples_from_pairs(paired_files(images_dir, masks_dir), num_classes)
+
+
+# ----------------------------------------------------------------- the user's files
+def user_source(source: str | Path) -> tuple[str, dict[str, Any], str]:
+    """What ``--data`` names, as ``(dataset, entries, name)``: ``("coco", {split or "all": file}, name)``
+    or ``("folders", {split or "all": [images_dir, masks_dir]}, name)``; ``name`` is the file's stem
+    or the folder's name. Paths are confined to the working directory (or SEXTANT_ALLOWED_ROOTS)."""
+    path = config_path(source, "--data")
+    if path.is_file():
+        if path.suffix.lower() != ".json":
+            raise DataError(f"{path.name}: expected a COCO instances .json file, or a folder (see --help)")
+        return "coco", {ALL: str(path)}, path.stem
+    if not path.is_dir():
+        raise DataError(f"--data {source}: no such file or folder")
+    if (path / "images").is_dir() and (path / "masks").is_dir():
+        return "folders", {ALL: [str(path / "images"), str(path / "masks")]}, path.name
+    split_dirs = {s: _split_dir(path, s) for s in SPLITS}
+    if all(d is not None and (d / "images").is_dir() and (d / "masks").is_dir() for d in split_dirs.values()):
+        return "folders", {s: [str(d / "images"), str(d / "masks")] for s, d in split_dirs.items()}, path.name
+    split_files = {s: next((path / f"{n}.json" for n in COCO_NAMES[s] if (path / f"{n}.json").is_file()), None)
+                   for s in SPLITS}
+    if all(split_files.values()):
+        return "coco", {s: str(f) for s, f in split_files.items()}, path.name
+    jsons = sorted(p for p in path.iterdir() if p.suffix.lower() == ".json" and p.is_file())
+    if len(jsons) == 1:
+        return "coco", {ALL: str(jsons[0])}, jsons[0].stem
+    raise DataError(f"{path}: expected a COCO .json file (or train.json, valid.json and test.json), an images/ and "
+                    f"masks/ folder pair, or train/, valid/ and test/ folders holding images/ and masks/")
+
+
+def _split_dir(root: Path, split: str) -> Path | None:
+    for name in ((split, "val") if split == "valid" else (split,)):
+        if (root / name).is_dir():
+            return root / name
+    return None
+
+
+def split_items(items: list, fractions: list[float], seed: int) -> dict[str, list]:
+    """``items`` shuffled with ``seed`` and cut into train, valid and test by ``fractions`` (at least one
+    item each in valid and test); each split keeps the items' original order."""
+    n = len(items)
+    if n < 3:
+        raise DataError(f"{n} image(s): need at least 3 to split into train, valid and test")
+    total = sum(fractions)
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    n_test = max(1, round(fractions[2] / total * n))
+    n_valid = max(1, round(fractions[1] / total * n))
+    if n_test + n_valid >= n:
+        raise DataError(f"{n} images are too few for the split {fractions}: train would be empty")
+    cut = {"test": order[:n_test], "valid": order[n_test : n_test + n_valid], "train": order[n_test + n_valid :]}
+    return {s: [items[i] for i in sorted(cut[s])] for s in SPLITS}
+
+
+def split_rule(d: DataConfig, total: int | None = None) -> str:
+    """One sentence: how the images of ``d`` were split."""
+    if d.dataset == "nuclei":
+        return (f"whole {d.tile}-pixel tiles of the StarDist image, shuffled with seed {d.seed}: 70% train, 10% valid, "
+                f"20% test (no pixel in two splits)")
+    if d.dataset == "scenes":
+        return (f"{d.scenes_test} generated test scenes from their own random stream (seed {d.scenes.seed}), "
+                f"never seen in training; model selection on {d.scenes_valid} valid scenes")
+    entries = d.coco if d.dataset == "coco" else d.folders
+    if ALL not in entries:
+        return "your own test split (model selection on your valid split); the test images are never trained on"
+    fractions = "/".join(f"{round(100 * f / sum(d.split))}" for f in d.split)
+    what = f"your {total} images" if total else "your images"
+    return (f"a seeded image-level split of {what} (data.seed={d.seed}): {fractions} percent train/valid/test; "
+            f"each image in exactly one split")
+
+
+def prepared_name(cfg: VisionConfig) -> str:
+    """The prepared folder's name: what the data depends on (for a user's files: their paths,
+    sizes and modification times, the class names and the split)."""
+    d = cfg.data
+    if d.dataset == "nuclei":
+        return f"nuclei-t{d.tile}-s{d.seed}"
+    if d.dataset == "scenes":
+        s = d.scenes
+        return f"scenes-{s.images}-{d.scenes_valid}-{d.scenes_test}-{s.size}-s{s.seed}"
+    entries = d.coco if d.dataset == "coco" else d.folders
+    if not entries:
+        raise DataError(f"data.dataset={d.dataset} names no files: pass --data PATH (or set data.{d.dataset}.<split>)")
+    files: list[Path] = []
+    for key, value in sorted(entries.items()):
+        for entry in [value] if isinstance(value, str) else value:
+            path = config_path(entry, f"data.{d.dataset}.{key}")
+            files += sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    stats = [(str(p), *((p.stat().st_size, p.stat().st_mtime_ns) if p.exists() else ())) for p in files]
+    key = json.dumps([d.dataset, entries, stats, d.classes, d.split if ALL in entries else None,
+                      d.seed if ALL in entries else None], sort_keys=True)
+    return f"{d.dataset}-{d.name or d.dataset}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+# ----------------------------------------------------------------- the prepared folder
+def prepare(cfg: VisionConfig, out: str | Path) -> Path:
+    """Build (shipped sets) or split and reference (the user's files) the data ``cfg`` names in ``out``."""
+    out = Path(out)
+    d = cfg.data
+    if d.dataset == "nuclei":
+        from apps.vision.datasets.nuclei import build_nuclei_coco
+
+        files = build_nuclei_coco(out, tile=d.tile, seed=d.seed)
+        spec = {"kind": "coco", "splits": {s: p.name for s, p in files.items()},
+                "source": "stardist img2d/mask2d (BSD-3-Clause), tiled"}
+    elif d.dataset == "scenes":
+        from apps.vision.datasets.scenes import write_scenes
+
+        counts = {"train": d.scenes.images, "valid": d.scenes_valid, "test": d.scenes_test}
+        spec = {"kind": "coco", "splits": {s: write_scenes(out, replace(d.scenes, images=n), s).name for s, n in counts.items()},
+                "source": "generated scenes (apps/vision/datasets/scenes.py)"}
+    elif d.dataset == "coco":
+        spec = _prepare_coco(d, out)
+    else:
+        spec = _prepare_folders(d, out)
+    total = spec.pop("total", None)
+    spec = {"dataset": d.dataset, "name": d.name or d.dataset, **spec, "split_rule": split_rule(d, total)}
+    atomic_write_text(out / SPEC, json.dumps(spec, indent=2) + "\n")
     return out
 
 
-def dihedral(sample: Sample, k: int) -> Sample:
-    """One of the 8 flips/rotations of the square's symmetry group (k in 0..7), applied to everything."""
-    s = sample
-    if k & 4:  # transpose: swap x and y
-        s = replace(s, image=s.image.transpose(1, 0, 2), boxes=s.boxes[:, [1, 0, 3, 2]],
-                    semantic=None if s.semantic is None else s.semantic.T,
-                    masks=None if s.masks is None else s.masks.transpose(0, 2, 1))
-    for bit, axis in ((1, 1), (2, 0)):  # left-right, up-down
-        if k & bit:
-            size = s.image.shape[axis]
-            s = replace(s, image=np.flip(s.image, axis), boxes=_flip_boxes(s.boxes, size, axis),
-                        semantic=None if s.semantic is None else np.flip(s.semantic, axis),
-                        masks=None if s.masks is None else np.flip(s.masks, axis + 1))
-    return s
+def _entries(d: DataConfig, entries: dict[str, Any]) -> dict[str, Any]:
+    if ALL in entries and len(entries) > 1:
+        raise DataError(f"data.{d.dataset}: give either 'all' or train, valid and test, not both")
+    missing = [s for s in SPLITS if s not in entries] if ALL not in entries else []
+    if missing:
+        raise DataError(f"data.{d.dataset} needs {', '.join(missing)} too (or one 'all' entry to split): "
+                        f"pass --data PATH, or set data.{d.dataset}.<split>")
+    return entries
 
 
-def random_crop(sample: Sample, size: int, rng: np.random.Generator, min_kept: float = 0.4) -> Sample:
-    """A ``size`` square crop (padded when the image is smaller); boxes are clipped and dropped when
-    under ``min_kept`` of them stays inside."""
-    h, w = sample.image.shape[:2]
-    y, x = int(rng.integers(0, max(h - size, 0) + 1)), int(rng.integers(0, max(w - size, 0) + 1))
-    image = np.zeros((size, size, 3), np.uint8)
-    crop = sample.image[y : y + size, x : x + size]
-    image[: crop.shape[0], : crop.shape[1]] = crop
-    semantic = masks = None
-    if sample.semantic is not None:
-        semantic = np.full((size, size), IGNORE, np.uint8)
-        semantic[: crop.shape[0], : crop.shape[1]] = sample.semantic[y : y + size, x : x + size]
-    boxes = sample.boxes - np.array([x, y, x, y], np.float32)
-    clipped = boxes.copy()
-    clipped[:, 0::2] = clipped[:, 0::2].clip(0, min(size, w - x))
-    clipped[:, 1::2] = clipped[:, 1::2].clip(0, min(size, h - y))
-    area = lambda b: (b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0)  # noqa: E731
-    keep = area(clipped) >= min_kept * np.maximum(area(boxes), 1e-6)
-    if sample.masks is not None:
-        masks = np.zeros((int(keep.sum()), size, size), bool)
-        masks[:, : crop.shape[0], : crop.shape[1]] = sample.masks[keep, y : y + size, x : x + size]
-    return replace(sample, image=image, semantic=semantic, boxes=clipped[keep], labels=sample.labels[keep], masks=masks)
+def _prepare_coco(d: DataConfig, out: Path) -> dict:
+    entries = _entries(d, d.coco)
+    if ALL not in entries:
+        files = {s: config_path(entries[s], f"data.coco.{s}") for s in SPLITS}
+        for file in files.values():
+            load_coco(file)  # refuse a broken file now, not at training time
+        return {"kind": "coco", "splits": {s: str(f) for s, f in files.items()}, "source": "your COCO files"}
+    file = config_path(entries[ALL], "data.coco.all")
+    dataset = load_coco(file)
+    parts = split_items(dataset.images, d.split, d.seed)
+    for split, images in parts.items():
+        ids = {im.id for im in images}
+        CocoDataset(images, [a for a in dataset.annotations if a.image_id in ids], dataset.categories,
+                    dataset.image_root).save(out / f"{split}.json")
+    return {"kind": "coco", "splits": {s: f"{s}.json" for s in SPLITS}, "image_roots": dict.fromkeys(SPLITS, str(file.parent)),
+            "source": f"your COCO file {file.name}", "total": len(dataset.images)}
 
 
-def photometric(image: np.ndarray, rng: np.random.Generator, strength: float = 0.2) -> np.ndarray:
-    """Random brightness, contrast and gamma."""
-    x = image.astype(np.float32) / 255.0
-    x = x ** np.exp(rng.uniform(-strength, strength))
-    mean = x.mean()
-    x = (x - mean) * (1 + rng.uniform(-strength, strength)) + mean + rng.uniform(-strength, strength) / 2
-    return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+def _prepare_folders(d: DataConfig, out: Path) -> dict:
+    entries = _entries(d, d.folders)
+    key = lambda s: f"data.folders.{s}"  # noqa: E731
+    pairs = {s: paired_files(*(config_path(p, key(s)) for p in entries[s])) for s in entries}
+    total = None
+    if ALL in pairs:
+        total = len(pairs[ALL])
+        pairs = split_items(pairs[ALL], d.split, d.seed)
+    values: set[int] = set()
+    for split_pairs in pairs.values():
+        for _, mask in split_pairs:
+            values.update(int(v) for v in np.unique(read_label_mask(mask)))
+    binary = VOID in values and values <= {0, VOID}
+    ids = {1} if binary else values - {VOID}
+    top = max(ids, default=0)
+    classes = list(d.classes) or (["background", "foreground"] if top <= 1 else
+                                  ["background", *(f"class_{k}" for k in range(1, top + 1))])
+    if len(classes) < 2:
+        raise DataError(f"data.classes needs background and at least one class, got {classes}")
+    if top >= len(classes):
+        raise DataError(f"the masks hold class ids up to {top}, but data.classes names {len(classes)} classes: {classes}")
+    return {"kind": "folders", "splits": {s: [[str(i), str(m)] for i, m in p] for s, p in pairs.items()},
+            "classes": classes, "binary_masks": binary, "source": "your image + mask folders", "total": total}
 
 
-class TrainingImages(Dataset):
-    """Augmented training items: each draw picks a random crop, symmetry and photometric change
-    from NumPy's global RNG, which the trainer seeds and restores on resume."""
-
-    def __init__(self, samples: list[Sample], crop: int, num_det_classes: int, repeats: int = 1,
-                 augment: bool = True):
-        if not samples:
-            raise DataError("no training images")
-        self.samples, self.crop, self.k, self.repeats, self.augment = samples, crop, num_det_classes, repeats, augment
-
-    def __len__(self) -> int:
-        return len(self.samples) * self.repeats
-
-    def __getitem__(self, index: int) -> dict:
-        rng = np.random.default_rng(np.random.randint(2**31))
-        sample = self.samples[index % len(self.samples)]
-        if self.augment:
-            sample = dihedral(sample, int(rng.integers(8)))
-            sample = random_crop(sample, self.crop, rng)
-            sample = replace(sample, image=photometric(sample.image, rng))
-        elif sample.image.shape[0] != self.crop or sample.image.shape[1] != self.crop:
-            sample = random_crop(sample, self.crop, rng)
-        return item_tensors(sample, self.k)
+@dataclass
+class PreparedData:
+    samples: dict[str, list[Sample]]
+    truth: dict[str, CocoDataset | None]  # COCO ground truth per split (None for mask folders)
+    labels: LabelSpace
+    spec: dict[str, Any]
 
 
-def item_tensors(sample: Sample, num_det_classes: int) -> dict:
-    """The tensors one training item contributes to a batch."""
-    h, w = sample.image.shape[:2]
-    if h % STRIDE or w % STRIDE:
-        raise DataError(f"{sample.name}: training crops must be multiples of {STRIDE} pixels, got {w}x{h}")
-    item = {"image": torch.from_numpy(np.ascontiguousarray(sample.image))}
-    if sample.semantic is not None:
-        item["semantic"] = torch.from_numpy(np.ascontiguousarray(sample.semantic)).long()
-    if sample.box_labels:
-        heat, box_target, weight = detection_targets(sample.boxes, sample.labels, h, w, num_det_classes)
-        item.update(heat=heat, box_target=box_target, box_weight=weight)
-    return item
+def read_spec(data_dir: str | Path) -> dict[str, Any]:
+    path = Path(data_dir) / SPEC
+    if not path.is_file():
+        raise DataError(f"no prepared dataset in {data_dir}: run prepare first")
+    return json.loads(path.read_text())
 
 
-def collate(items: list[dict]) -> dict:
-    """Stack items; a target only some items have is dropped for the whole batch."""
-    keys = set.intersection(*(set(item) for item in items))
-    return {key: torch.stack([item[key] for item in items]) for key in keys}
+def load_prepared(data_dir: str | Path) -> PreparedData:
+    """Every split's samples, COCO ground truth and the class names of a prepared folder."""
+    root = Path(data_dir)
+    spec = read_spec(root)
+    where = lambda entry: Path(entry) if Path(entry).is_absolute() else root / entry  # noqa: E731
+    if spec["kind"] == "coco":
+        roots = spec.get("image_roots", {})
+        truth = {s: load_coco(where(spec["splits"][s]), roots.get(s)) for s in SPLITS}
+        labels, index = coco_label_space(truth["train"])
+        for split in ("valid", "test"):
+            if coco_label_space(truth[split]) != (labels, index):
+                raise DataError(f"{split} has other categories (ids or names) than train")
+        return PreparedData({s: samples_from_coco(truth[s], index) for s in SPLITS}, truth, labels, spec)
+    classes = spec["classes"]
+    samples = {s: samples_from_pairs([(where(i), where(m)) for i, m in spec["splits"][s]], len(classes),
+                                     spec.get("binary_masks", False)) for s in SPLITS}
+    return PreparedData(samples, dict.fromkeys(SPLITS), LabelSpace(classes, classes[1:]), spec)
+
+
+def validate_data(data_dir: str | Path) -> dict[str, Any]:
+    """Counts per split; refuses empty splits and an image whose pixels appear in two splits."""
+    data = load_prepared(data_dir)
+    digests: dict[str, str] = {}
+    for split in SPLITS:
+        if not data.samples[split]:
+            raise DataError(f"the {split} split has no images")
+        for sample in data.samples[split]:
+            digest = hashlib.sha256(sample.image.tobytes()).hexdigest()
+            if digests.setdefault(digest, split) != split:
+                raise DataError(f"{sample.name} ({split}) is also in {digests[digest]}: splits overlap")
+    return {"images": {s: len(v) for s, v in data.samples.items()},
+            "objects": {s: int(sum(len(x.boxes) for x in v)) for s, v in data.samples.items()},
+            "classes": data.labels.semantic, "source": data.spec.get("source", ""),
+            "split_rule": data.spec.get("split_rule", "")}

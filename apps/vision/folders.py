@@ -2,7 +2,8 @@
 
 A label mask holds one class id per pixel (0 is background unless the
 dataset says otherwise): a single-channel 8- or 16-bit PNG, or a palette PNG
-whose palette indices are the ids. Images without a mask (and masks without
+whose palette indices are the ids. 255 may mark void pixels that nobody is
+scored on (Pascal VOC's convention). Images without a mask (and masks without
 an image) are reported, not silently skipped.
 """
 
@@ -43,8 +44,9 @@ def pair_folders(images_dir: str | Path, masks_dir: str | Path) -> PairedFolders
     return result
 
 
-def read_label_mask(path: str | Path, num_classes: int | None = None) -> np.ndarray:
-    """Class ids ``int64 [H, W]``; a one-line :class:`~shared.errors.DataError` for anything else."""
+def read_label_mask(path: str | Path, num_classes: int | None = None, void: int | None = None) -> np.ndarray:
+    """Class ids ``int64 [H, W]``; a one-line :class:`~shared.errors.DataError` for anything else.
+    Pixels equal to ``void`` are left as they are (not checked against ``num_classes``)."""
     path = Path(path)
     try:
         with Image.open(path) as image:
@@ -56,6 +58,7 @@ def read_label_mask(path: str | Path, num_classes: int | None = None) -> np.ndar
         raise DataError(f"{path.name}: no such file") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise DataError(f"{path.name}: unreadable label mask ({str(err).splitlines()[0]})") from None
-    if num_classes is not None and (labels.min() < 0 or labels.max() >= num_classes):
-        raise DataError(f"{path.name}: class ids {labels.min()}..{labels.max()} outside 0..{num_classes - 1}")
+    ids = labels if void is None else labels[labels != void]
+    if num_classes is not None and ids.size and (ids.min() < 0 or ids.max() >= num_classes):
+        raise DataError(f"{path.name}: class ids {ids.min()}..{ids.max()} outside 0..{num_classes - 1}")
     return labels

@@ -1,4 +1,5 @@
-"""Vision metrics: mIoU and per-class IoU, foreground IoU, instance F1 at an IoU threshold, COCO mAP.
+"""Vision metrics: mIoU and per-class IoU, foreground IoU, instance F1 at an IoU threshold, COCO mAP,
+and :func:`score_predictions`, the one scorer of ours and every peer.
 
 COCO mAP@[.5:.95] and mAP50 come from pycocotools' ``COCOeval`` (the
 reference implementation), on boxes or masks.
@@ -10,10 +11,21 @@ import builtins
 import contextlib
 import io
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from apps.vision.coco import CocoDataset
+from apps.vision.coco import CocoDataset, instances_from_labels, mask_to_segmentation
+from apps.vision.losses import IGNORE
 from apps.vision.matching import mask_iou_matrix, match_by_iou
+from shared.reporting import markdown_table as format_table
+
+if TYPE_CHECKING:
+    from apps.vision.data import Sample
+    from apps.vision.predict import Prediction
+
+HEADLINE = ("instance_f1", "fg_iou", "box_map50", "box_map", "mask_map50", "miou", "images_per_second")
+COUNTS = ("steps", "epochs")  # shown as whole numbers
 
 
 def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
@@ -88,3 +100,77 @@ def _quiet():
             yield
     finally:
         builtins.print = original
+
+
+def _masks(labels: np.ndarray) -> np.ndarray:
+    """The instances of a label image as a bool stack ``[N, H, W]``."""
+    found = instances_from_labels(labels)
+    return np.stack([mask for _, mask in found]) if found else np.zeros((0, *labels.shape), bool)
+
+
+def _instance_mask_matrix(sample: Sample) -> np.ndarray:
+    """The sample's ground-truth instance masks (for F1)."""
+    return sample.masks if sample.masks is not None else np.zeros((0, *sample.image.shape[:2]), bool)
+
+
+def coco_results(image_id: int, pred: Prediction, category_ids: list[int]) -> tuple[list[dict], list[dict]]:
+    """COCO result records for one image: boxes (every detection) and instance masks (with scores)."""
+    boxes = [{"image_id": image_id, "category_id": category_ids[int(k)], "score": float(s),
+              "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]}
+             for (x0, y0, x1, y1), s, k in zip(pred.detections.boxes, pred.detections.scores, pred.detections.labels, strict=True)]
+    masks = []
+    for i, score in enumerate(pred.instance_scores, start=1):
+        segmentation, _, _ = mask_to_segmentation(pred.instances == i)
+        masks.append({"image_id": image_id, "category_id": category_ids[0], "score": float(score), "segmentation": segmentation})
+    return boxes, masks
+
+
+def score_predictions(preds: list[Prediction], samples: list[Sample], task: str, ground_truth: CocoDataset | None,
+                      class_names: list[str]) -> dict[str, float]:
+    """What ``task`` covers: class maps (``segment``, ``both``): mIoU, per-class IoU, foreground IoU;
+    boxes (``detect``, ``both``; needs ``ground_truth``): COCO box mAP and mAP50; instances (``both``,
+    one class with masks): instance F1 at IoU 0.5 and mask mAP. Ours and every peer are scored by
+    this one function. Pixels labelled ``IGNORE`` (padding, crowd regions) count for nobody."""
+    scores: dict[str, float] = {}
+    if task != "detect" and all(s.semantic is not None for s in samples):
+        k = len(class_names)
+        confusion = sum(confusion_matrix(p.semantic, s.semantic, k, ignore_index=IGNORE) for p, s in zip(preds, samples, strict=True))
+        per_class = iou_per_class(confusion)
+        scores["miou"] = float(np.nanmean(per_class))
+        scores.update({f"iou_{name}": float(v) for name, v in zip(class_names, per_class, strict=True)})
+        scored = [s.semantic != IGNORE for s in samples]
+        pred_fg = np.concatenate([(p.semantic > 0)[keep] for p, keep in zip(preds, scored, strict=True)])
+        true_fg = np.concatenate([(s.semantic > 0)[keep] for s, keep in zip(samples, scored, strict=True)])
+        scores["fg_iou"] = foreground_iou(pred_fg, true_fg)
+    if ground_truth is not None and task != "segment":
+        category_ids = [int(c["id"]) for c in sorted(ground_truth.categories, key=lambda c: c["id"])]
+        box_records, mask_records = [], []
+        for image, pred in zip(ground_truth.images, preds, strict=True):
+            boxes, masks = coco_results(image.id, pred, category_ids)
+            box_records += boxes
+            mask_records += masks
+        scores.update({f"box_{k}": v for k, v in coco_map(ground_truth, box_records).items()})
+        if task == "both" and len(category_ids) == 1 and all(s.masks is not None for s in samples):
+            scores.update({f"mask_{k}": v for k, v in coco_map(ground_truth, mask_records, "segm").items()})
+            tp = n_pred = n_true = 0
+            for pred, sample in zip(preds, samples, strict=True):
+                counts = instance_f1(_masks(pred.instances), _instance_mask_matrix(sample))
+                tp, n_pred, n_true = tp + counts["tp"], n_pred + counts["pred"], n_true + counts["true"]
+            scores["instance_f1"] = 2 * tp / (n_pred + n_true) if n_pred + n_true else 1.0
+    return scores
+
+
+def selection_score(scores: dict[str, float]) -> float:
+    """One number to select checkpoints on: the mean of the headline metrics present."""
+    keys = [k for k in ("box_map50", "instance_f1", "fg_iou", "miou") if k in scores]
+    return float(np.mean([scores[k] for k in keys])) if keys else 0.0
+
+
+def headline_metric(scores: dict[str, float], task: str) -> str:
+    """The metric that decides promotion: instance F1 for instance data, box mAP50 for detection, else mIoU."""
+    return "instance_f1" if "instance_f1" in scores else ("box_map50" if task == "detect" else "miou")
+
+
+def markdown_table(table: list[dict], columns: tuple[str, ...] = HEADLINE) -> str:
+    """The app's metrics table (see :func:`shared.reporting.markdown_table`)."""
+    return format_table(table, columns, COUNTS)

@@ -19,13 +19,13 @@ full resolution. Two heads read it:
   which matters on a CPU budget.
 
 Instance masks (nuclei) come from the two heads together: detected centres
-seed a watershed over the predicted foreground (see :mod:`apps.vision.decode`).
+seed a watershed over the predicted foreground (see :mod:`apps.vision.predict`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +43,8 @@ DET_STRIDE = 4  # image pixels per detection cell side
 
 @dataclass
 class VisionModelConfig:
+    # segment (class masks), detect (boxes) or both (single-class models also give instance masks)
+    task: Literal["both", "segment", "detect"] = "both"
     d_model: int = 128
     n_heads: int = 4
     layers: int = 4

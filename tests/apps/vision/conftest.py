@@ -2,13 +2,13 @@
 
 import pytest
 
-from apps.vision import steps
+from apps.vision.app import APP
 
 
 @pytest.fixture(scope="session")
 def tiny_vision(tmp_path_factory):
     root = tmp_path_factory.mktemp("vision")
-    cfg = steps.config("tiny")
-    data = steps.prepare_data(cfg, root / "data")
-    trained = steps.train_model(cfg, data, root / "run")
-    return {"cfg": cfg, "data": data, "model_dir": trained["model_dir"], "root": root, "trained": trained}
+    cfg = APP.load_config("tiny")
+    data = APP.prepare(cfg, root / "data")
+    trained = APP.train(cfg, data, root / "run").to_dict()
+    return {"cfg": cfg, "data": str(data), "model_dir": trained["model_dir"], "root": root, "trained": trained}

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from apps.vision.datasets.scenes import CLASSES, SceneConfig, write_scenes
 from apps.vision.folders import pair_folders, read_label_mask
 from apps.vision.images import read_rgb
-from apps.vision.scenes import CLASSES, SceneConfig, write_scenes
 from shared.errors import DataError
 
 

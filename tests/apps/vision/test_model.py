@@ -5,8 +5,8 @@ import pytest
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from apps.vision.decode import dense_predict, detections
 from apps.vision.model import DenseVisionTransformer, VisionModelConfig, normalise
+from apps.vision.predict import dense_predict, detections
 from shared.config import config_to_dict
 from shared.model_folder import load_model, save_model
 

@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 from apps.vision.coco import annotation_mask, load_coco
-from apps.vision.nuclei import load_stardist_nuclei, tile_split
+from apps.vision.datasets.nuclei import load_stardist_nuclei, tile_split
 
 
 def test_shipped_image_and_labels():
@@ -25,7 +25,7 @@ def test_tiles_cover_the_image_once_and_splits_are_disjoint():
 
 
 def test_coco_tiles_match_the_label_image(tmp_path):
-    from apps.vision.nuclei import build_nuclei_coco
+    from apps.vision.datasets.nuclei import build_nuclei_coco
 
     paths = build_nuclei_coco(tmp_path, tile=128, seed=0, min_area=1)
     _, labels = load_stardist_nuclei()

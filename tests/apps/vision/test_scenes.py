@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from apps.vision.coco import annotation_mask, load_coco
-from apps.vision.scenes import CLASSES, SceneConfig, render_scene, write_scenes
+from apps.vision.datasets.scenes import CLASSES, SceneConfig, render_scene, write_scenes
 
 
 def _digest(folder):

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from apps.vision.batch import predict_folder
+from apps.vision.app import APP, VisionOptions
+from apps.vision.predict import VisionPredictor, output_name
+from shared.app import run_predictor
 from shared.inference import read_outputs
-from shared.model_folder import load_model
 
 
 def _images(folder: Path, data_dir: str) -> Path:
@@ -23,10 +24,17 @@ def _images(folder: Path, data_dir: str) -> Path:
     return folder
 
 
+def _predict(model_dir, images, out, shard_size=None, **options):
+    predictor = APP.predictor(model_dir, VisionOptions(**options))
+    if shard_size:
+        predictor.shard_size = shard_size
+    return run_predictor(predictor, [str(images)], out, progress=False)
+
+
 def test_bad_files_are_error_rows_and_the_rest_is_predicted(tiny_vision, tmp_path):
     images = _images(tmp_path / "in", tiny_vision["data"])
-    summary = predict_folder(load_model(tiny_vision["model_dir"]), images, tmp_path / "out", progress=False)
-    assert summary.rows == 7 and summary.succeeded == 5 and summary.errors == 2
+    summary = _predict(tiny_vision["model_dir"], images, tmp_path / "out")
+    assert summary["rows"] == 7 and summary["succeeded"] == 5 and summary["errors"] == 2
     errors = {json.loads(line)["row_id"]: json.loads(line)["reason"] for line in (tmp_path / "out/errors.jsonl").read_text().splitlines()}
     assert set(errors) == {"truncated.png", "text.jpg"} and all("unreadable image" in r for r in errors.values())
     records = {r["row_id"]: r for r in read_outputs(tmp_path / "out")}
@@ -39,24 +47,51 @@ def test_bad_files_are_error_rows_and_the_rest_is_predicted(tiny_vision, tmp_pat
     coco = json.loads((tmp_path / "out/detections.coco.json").read_text())
     assert [i["file_name"] for i in coco["images"]] == sorted(records)
     assert coco["categories"] == [{"id": 1, "name": "nucleus"}]
+    assert summary["files"]["detections"] == str(tmp_path / "out/detections.coco.json")
+
+
+def test_records_hold_the_masks_as_coco_rle(tiny_vision, tmp_path):
+    """The PNGs are written from the records: the instance PNG and the RLE masks agree pixel for pixel."""
+    from apps.vision.predict import from_rle
+
+    images = _images(tmp_path / "in", tiny_vision["data"])
+    _predict(tiny_vision["model_dir"], images, tmp_path / "out")
+    for record in read_outputs(tmp_path / "out"):
+        labels = np.asarray(Image.open(tmp_path / "out" / record["instance_mask"]))
+        found = json.loads(record["instance_masks"])
+        assert len(found) == record["instances"] == labels.max()
+        for k, instance in enumerate(found, start=1):
+            assert (from_rle(instance["segmentation"]) == (labels == k)).all() and 0 <= instance["score"] <= 1
+        semantic = np.asarray(Image.open(tmp_path / "out" / record["mask"]))
+        segments = json.loads(record["segments"])
+        assert set(segments) <= {"nucleus"}
+        assert (semantic == 1).sum() == sum(from_rle(s).sum() for s in segments.values())
+
+
+def test_the_task_narrows_the_outputs(tiny_vision, tmp_path):
+    images = _images(tmp_path / "in", tiny_vision["data"])
+    _predict(tiny_vision["model_dir"], images, tmp_path / "boxes", task="detect", flips=False)
+    record = read_outputs(tmp_path / "boxes")[0]
+    assert "mask" not in record and "instance_mask" not in record and "detections" in record
+    assert not (tmp_path / "boxes/masks").exists() and (tmp_path / "boxes" / record["overlay"]).is_file()
+    _predict(tiny_vision["model_dir"], images, tmp_path / "seg", task="segment")
+    record = read_outputs(tmp_path / "seg")[0]
+    assert json.loads(record["detections"]) == [] and "mask" in record
 
 
 def test_a_killed_job_resumes_without_losing_or_duplicating(tiny_vision, tmp_path):
     images = _images(tmp_path / "in", tiny_vision["data"])
-    loaded = load_model(tiny_vision["model_dir"])
-    full = predict_folder(loaded, images, tmp_path / "out", progress=False, shard_size=2)
+    full = _predict(tiny_vision["model_dir"], images, tmp_path / "out", shard_size=2)
     before = read_outputs(tmp_path / "out")
     (tmp_path / "out/shard-00002.jsonl").unlink()  # as if the job died while writing the third shard
-    again = predict_folder(loaded, images, tmp_path / "out", progress=False, shard_size=2)
-    assert again.skipped_shards == full.written_shards - 1 and again.written_shards == 1
+    again = _predict(tiny_vision["model_dir"], images, tmp_path / "out", shard_size=2)
+    assert again["skipped_shards"] == full["written_shards"] - 1 and again["written_shards"] == 1
     after = read_outputs(tmp_path / "out")
     assert [r["row_id"] for r in after] == [r["row_id"] for r in before]
     assert after == before
 
 
 def test_output_names_stay_inside_the_output_folder():
-    from apps.vision.batch import output_name
-
     assert output_name("a/b.png") == Path("a/b.png")
     assert output_name("a/b.jpg") == Path("a/b.jpg.png")  # never collides with a/b.png
     assert output_name("/abs/x.png") == Path("abs/x.png")
@@ -74,7 +109,7 @@ def test_manifest_entries_outside_its_folder_never_overwrite_inputs(tiny_vision,
     manifest = tmp_path / "lists" / "m.txt"
     manifest.write_text(f"{outside / 'x.png'}\n../elsewhere/x.png\n")
     out = tmp_path / "out"
-    summary = predict_folder(load_model(tiny_vision["model_dir"]), manifest, out, progress=False)
-    assert summary.succeeded == 2
+    summary = run_predictor(VisionPredictor(tiny_vision["model_dir"]), [str(manifest)], out, progress=False)
+    assert summary["succeeded"] == 2
     assert (outside / "x.png").read_bytes() == before
     assert all(Path(out / r["overlay"]).resolve().is_relative_to(out.resolve()) for r in read_outputs(out))

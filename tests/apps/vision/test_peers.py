@@ -3,9 +3,9 @@
 import numpy as np
 from skimage.draw import disk
 
+from apps.vision.datasets.nuclei import load_stardist_nuclei
 from apps.vision.metrics import instance_f1
-from apps.vision.nuclei import load_stardist_nuclei
-from apps.vision.peers_classic import otsu_foreground, otsu_watershed_instances
+from apps.vision.peers import otsu_foreground, otsu_watershed_instances
 
 
 def test_two_touching_discs_become_two_instances():

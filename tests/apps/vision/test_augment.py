@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from apps.vision.data import Sample, collate, dihedral, item_tensors, random_crop
+from apps.vision.augment import collate, dihedral, item_tensors, random_crop
+from apps.vision.data import Sample
 
 
 def _boxes_of(masks):

@@ -29,6 +29,7 @@ from shared.errors import DataError
 from shared.package_data import package_dir
 
 SPLITS = ("train", "valid", "test")
+CATEGORIES = [{"id": 1, "name": "nucleus"}]
 
 
 def stardist_files() -> tuple[Path, Path]:
@@ -91,7 +92,24 @@ def build_nuclei_coco(out_dir: str | Path, tile: int = 128, seed: int = 0, min_a
             for mask in tile_instances(labels, t, min_area):
                 segmentation, bbox, area = mask_to_segmentation(mask)
                 annotations.append(CocoAnnotation(len(annotations) + 1, image_id, 1, bbox, area, 0, segmentation))
-        dataset = CocoDataset(images, annotations, [{"id": 1, "name": "nucleus"}], out)
+        dataset = CocoDataset(images, annotations, CATEGORIES, out)
         written[split] = dataset.save(out / f"instances_{split}.json")
     return written
+
+
+def write_nuclei_instances(path: str | Path, tile: int = 128, min_area: int = 8) -> Path:
+    """Every tile in one COCO file, as a user would have it: ``<folder>/images/<tile>.png`` and the
+    instances JSON at ``path`` (unsplit: ``sextant vision`` splits it)."""
+    path = Path(path)
+    image, labels = load_stardist_nuclei()
+    tiles = [t for split in tile_split(*image.shape, tile).values() for t in split]
+    images, annotations = [], []
+    for image_id, t in enumerate(sorted(tiles, key=lambda t: (t.y, t.x)), start=1):
+        file_name = f"images/{t.name}.png"
+        atomic_write_bytes(path.parent / file_name, png_bytes(image[t.y : t.y + t.size, t.x : t.x + t.size]))
+        images.append(CocoImage(image_id, file_name, t.size, t.size))
+        for mask in tile_instances(labels, t, min_area):
+            segmentation, bbox, area = mask_to_segmentation(mask)
+            annotations.append(CocoAnnotation(len(annotations) + 1, image_id, 1, bbox, area, 0, segmentation))
+    return CocoDataset(images, annotations, CATEGORIES, path.parent).save(path)
 

@@ -1,9 +1,16 @@
-"""Pictures of predictions: masks and boxes drawn on the input, and side-by-side panels."""
+"""Pictures of predictions: masks and boxes drawn on the input, and side-by-side panels
+(the evaluation's ``test_overlays.png``: input, ground truth, ours and each peer)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PIL import Image, ImageDraw
+
+if TYPE_CHECKING:
+    from apps.vision.data import LabelSpace, Sample
+    from apps.vision.predict import Prediction
 
 # Distinct colours (Okabe-Ito, then a few more); instance k uses PALETTE[k % len(PALETTE)].
 PALETTE = np.array([(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178),
@@ -62,3 +69,33 @@ def stack_rows(rows: list[np.ndarray]) -> np.ndarray:
     """Rows of possibly different widths, one under another."""
     width = max(r.shape[1] for r in rows)
     return np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)
+
+
+def prediction_overlay(image: np.ndarray, pred: Prediction, labels: LabelSpace, score_threshold: float,
+                       scale: int = 2) -> np.ndarray:
+    """Instances (or classes) coloured on the image and the confident boxes drawn on top."""
+    instance_data = pred.instances.any() and len(labels.detection) == 1
+    coloured = colour_labels(image, pred.instances if instance_data else pred.semantic)
+    keep = pred.detections.scores >= score_threshold
+    names = [f"{labels.detection[k] if len(labels.detection) > 1 else ''} {s:.2f}".strip()
+             for k, s in zip(pred.detections.labels[keep], pred.detections.scores[keep], strict=True)]
+    return draw_boxes(coloured, pred.detections.boxes[keep], names if len(labels.detection) > 1 else None,
+                      pred.detections.labels[keep] + 1, scale)
+
+
+def overlay_panel(samples: list[Sample], shown: dict[str, list[Prediction]], labels: LabelSpace,
+                  score_threshold: float, max_images: int = 4) -> np.ndarray:
+    """One row per test image: input, ground truth, then each model's prediction."""
+    rows = []
+    for i, sample in enumerate(samples[:max_images]):
+        if sample.masks is not None and len(labels.detection) == 1:
+            truth_labels = np.zeros(sample.image.shape[:2], np.int32)
+            for k, mask in enumerate(sample.masks, start=1):
+                truth_labels[mask] = k
+        else:
+            truth_labels = sample.semantic if sample.semantic is not None else np.zeros(sample.image.shape[:2], np.int32)
+        truth = draw_boxes(colour_labels(sample.image, truth_labels), sample.boxes, None, sample.labels + 1, 2)
+        tiles = [upscale(sample.image, 2), truth] + [prediction_overlay(sample.image, preds[i], labels, score_threshold)
+                                                     for preds in shown.values()]
+        rows.append(panel(tiles, [sample.name, "ground truth", *shown]))
+    return stack_rows(rows)

@@ -1,4 +1,6 @@
-"""Classic nuclei segmentation peer: Otsu threshold, then distance-transform watershed (scikit-image).
+"""The peers ours is compared with. Here: the classic nuclei segmentation, an Otsu threshold, then
+a distance-transform watershed (scikit-image). YOLOv8n (ultralytics, AGPL-3.0) is compared in
+``benchmarks/vision.py`` only.
 
 The textbook pipeline the nuclei task is compared with: smooth, threshold at
 Otsu's level (foreground mask), split touching nuclei by a watershed on the
@@ -16,7 +18,9 @@ from skimage.filters import gaussian, threshold_otsu
 from skimage.morphology import remove_small_objects
 from skimage.segmentation import watershed
 
-from apps.vision.decode import Detections, Prediction
+from apps.vision.config import PEERS
+from apps.vision.predict import Detections, Prediction
+from shared.errors import DataError
 
 
 def otsu_foreground(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
@@ -60,3 +64,14 @@ def otsu_predictions(images: list[np.ndarray]) -> list[Prediction]:
         preds.append(Prediction((labels > 0).astype(np.uint8), found, relabelled,
                                 np.ones(len(ids), np.float32)))
     return preds
+
+
+def applies(labels_detection: list[str], samples: list) -> bool:
+    """Otsu separates one bright class from a dark background only: single-class data with instance masks."""
+    return len(labels_detection) == 1 and all(s.masks is not None for s in samples)
+
+
+def peer_predictions(name: str, images: list[np.ndarray]) -> list[Prediction]:
+    if name == "otsu_watershed":
+        return otsu_predictions(images)
+    raise DataError(f"unknown peer {name!r}; available: {', '.join(PEERS)} (YOLOv8n: benchmarks/vision.py)")
