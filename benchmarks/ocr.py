@@ -32,11 +32,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apps.ocr import steps  # noqa: E402
+from apps.ocr.app import APP  # noqa: E402
+from apps.ocr.config import DecodeConfig  # noqa: E402
+from apps.ocr.data import load_split, read_spec, test_groups, validate_data  # noqa: E402
 from apps.ocr.images import pad_images  # noqa: E402
+from apps.ocr.metrics import scores  # noqa: E402
 from apps.ocr.peers import Tesseract  # noqa: E402
-from apps.ocr.read import LineReader, ReadConfig, timed_read  # noqa: E402
+from apps.ocr.predict import LineReader, timed_read  # noqa: E402
 from benchmarks.core import cpu_name, matmul_peak  # noqa: E402
+from shared.reporting import markdown_table as format_table  # noqa: E402
 from shared.text_metrics import cer, wer  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -66,7 +70,7 @@ def forward_gflops(reader: LineReader, images: list, peak: float) -> dict[str, f
 
 def tune_decoding(reader: LineReader, data_dir: str, limit: int = 300) -> dict:
     """LM weight and word bonus chosen on validation lines (never the test split)."""
-    valid = steps.load_split(data_dir, "valid")[:limit]
+    valid = load_split(data_dir, "valid")[:limit]
     refs = [r.text for r in valid]
     log_probs = reader.log_probs([r.load() for r in valid])
     grid = []
@@ -82,30 +86,30 @@ def tune_decoding(reader: LineReader, data_dir: str, limit: int = 300) -> dict:
 
 
 def score(cfg, data_dir: str, model_dir: str, peak: float) -> dict:
-    reader = LineReader.from_folder(model_dir, ReadConfig(method="greedy"))
+    reader = LineReader.from_folder(model_dir, DecodeConfig(method="greedy"))
     tuning = tune_decoding(reader, data_dir)
     best = tuning["best"]
-    variants = {"ours (greedy)": ReadConfig(method="greedy"),
-                "ours (beam + char LM)": ReadConfig(method="beam", beam_size=cfg.read.beam_size,
+    variants = {"ours (greedy)": DecodeConfig(method="greedy"),
+                "ours (beam + char LM)": DecodeConfig(method="beam", beam_size=cfg.decode.beam_size,
                                                     use_lm=best["lm_weight"] > 0, lm_weight=best["lm_weight"],
                                                     word_bonus=best["word_bonus"])}
     tesseract, digits_only = Tesseract(), Tesseract(whitelist=DIGIT_CHARS.strip())
     rows = []
-    groups = steps.test_groups(cfg, data_dir)
+    groups = test_groups(data_dir, cfg.evaluate.test_limit)
     for group, lines in groups.items():
         refs, images = [r.text for r in lines], [r.load() for r in lines]
         for name, read in variants.items():
             reader.config = read
             found, speed = timed_read(reader, images)
             rows.append({"model": name, "group": group, "lines": len(lines),
-                         **steps.scores(refs, [f.text for f in found]), "lines_per_s": speed})
+                         **scores(refs, [f.text for f in found]), "lines_per_s": speed})
             print(rows[-1])
         peers = [("tesseract", tesseract)] + ([("tesseract (digit characters only)", digits_only)]
                                              if group == "digits" else [])
         for name, peer in peers:
             start = time.perf_counter()
             texts = peer.read_files([r.image for r in lines])
-            rows.append({"model": name, "group": group, "lines": len(lines), **steps.scores(refs, texts),
+            rows.append({"model": name, "group": group, "lines": len(lines), **scores(refs, texts),
                          "lines_per_s": len(lines) / (time.perf_counter() - start)})
             print(rows[-1])
     sample = [r.load() for r in next(iter(groups.values()))[:32]]
@@ -129,7 +133,7 @@ def markdown(r: dict) -> str:
         f"({t.get('lines_per_second', 0):.1f} lines/s, lines drawn on the fly); validation CER {t.get('val_metric')}. "
         f"Beam + LM settings chosen on validation: LM weight {best['lm_weight']}, word bonus {best['word_bonus']} "
         f"(valid CER {best['valid_cer']:.4f}).", "",
-        steps.format_table(s["rows"], COLUMNS, ("lines",)),
+        format_table(s["rows"], COLUMNS, ("lines",)),
         f"Our forward pass: {s['speed']['gflops']:.1f} GFLOP/s ({s['speed']['forward_gflop_per_line']:.2f} GFLOP a line), "
         f"{s['speed']['fraction_of_peak']:.0%} of the matmul peak. `exact` = share of lines read exactly "
         "(for digits: the digit-string exact match).", "",
@@ -145,18 +149,21 @@ def main() -> None:
     torch.set_num_threads(2)
     peak = matmul_peak((512,) if args.quick else (1024, 2048, 3072))
     print(f"matmul peak: {peak:.1f} GFLOP/s")
-    cfg = steps.config("tiny" if args.quick else "default")
-    data = steps.ensure_prepared(cfg, WORK / "data" if args.quick else None)
+    cfg = APP.load_config("tiny" if args.quick else "default")
+    data = WORK / "data" if args.quick else APP.prepared_dir(cfg)
+    if not APP.is_prepared(cfg, data):
+        APP.prepare(cfg, data)
     report: dict = {"machine": cpu_name(), "python": platform.python_version(), "threads": torch.get_num_threads(),
                     "matmul_peak_gflops": peak, "command": " ".join(["python benchmarks/ocr.py", *sys.argv[1:]]),
-                    "data": steps.validate_data(cfg, data),
-                    "data_spec": json.loads((Path(data) / "dataset.json").read_text())}
+                    "data": validate_data(data), "data_spec": read_spec(data)}
     if args.reuse:
         summary = Path(args.reuse) / "train_summary.json"
         train = {**(json.loads(summary.read_text()) if summary.is_file() else {}),
                  "model_dir": str(Path(args.reuse) / "best"), "reused": args.reuse}
     else:
-        train = steps.train_model(cfg, data, WORK / ("ocr-quick" if args.quick else "ocr"))
+        run = WORK / ("ocr-quick" if args.quick else "ocr")
+        APP.train(cfg, data, run)
+        train = json.loads((run / "train_summary.json").read_text())
     report["train"] = train
     report["scores"] = score(cfg, data, train["model_dir"], peak)
     RESULTS.mkdir(exist_ok=True)

@@ -1,40 +1,66 @@
-"""OCR datasets: the rendered set (fonts, digit strings) and a user's own line images.
+"""OCR data: the user's line images with their transcripts, and the prepared folder every stage reads.
 
-A prepared dataset is a folder with ``dataset.json`` and one JSONL file per split.
-A row is either an image file with its transcript (``{"image", "text", "group"}``,
-the image path relative to the JSONL file's folder) or, for the rendered training
-split only, a recipe (``{"text", "font", "family"}`` or ``{"text", "digits": true,
-"font"}`` with a ``seed``) drawn when the trainer asks for it, so a long run sees
-fresh lines without storing them. Validation and test lines are always image files,
-the very images every peer reads too.
+**The user's format** (``--data PATH``): line images listed in a TSV or a JSONL file, image
+paths relative to the file's folder (they must lie under it, or under a folder in
+``SEXTANT_ALLOWED_ROOTS``).
+
+- TSV: ``path<TAB>text`` per line (the text is the rest of the line), or with a header row
+  naming the columns, ``image`` (or ``path``), ``text`` and optionally ``writer`` and ``group``.
+- JSONL: ``{"image": ..., "text": ..., "writer": ..., "group": ...}`` per line (``writer`` and
+  ``group`` optional).
+
+``PATH`` is one such file, or a folder with one per split (``train``, ``valid``, ``test``, each
+``.tsv`` or ``.jsonl``). One file is split by a seeded rule (:func:`split_lines`): when a
+``writer`` (else ``group``) column is present, whole writers are drawn at random, so no writer
+is on two sides; otherwise whole lines are (an image listed twice stays on one side).
+``group`` also names the groups evaluation scores separately (default: one group, ``all``).
+
+**A prepared folder** holds ``dataset.json`` (the split files, the split rule, the source)
+and one JSONL file per split. A row is an image file with its transcript (``{"image", "text",
+"group"}``; rendered images are relative to the folder, the user's absolute) or, for the
+rendered training split only, a recipe (``{"text", "font", "group", "seed"}``, or
+``"digits": true``) drawn when the trainer asks for it (:mod:`apps.ocr.datasets.rendered`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from apps.ocr.digits import digit_bank, random_digit_string, render_digit_string
-from apps.ocr.fonts import FAMILIES, Font, can_draw, fonts_of, written_text
+from apps.ocr.datasets.digits import digit_bank, render_digit_string
+from apps.ocr.datasets.fonts import Font
+from apps.ocr.datasets.render import render_line
 from apps.ocr.images import model_input, pad_images, read_image
-from apps.ocr.render import render_line
+from shared.atomic import atomic_write_text
 from shared.errors import DataError
-from shared.paths import allowed_roots, confine
+from shared.paths import allowed_roots, config_path, confine
+
+if TYPE_CHECKING:
+    from apps.ocr.config import DataConfig
+
+SPLITS = ("train", "valid", "test")
+USER_SUFFIXES = (".tsv", ".jsonl")
+SEEN = "training fonts"  # the rendered set's test group of the training families
+LAST_GROUPS = (SEEN, "digits")  # reported after the held-out families
+SPEC = "dataset.json"
 
 
 @dataclass
 class LineRow:
     text: str
     image: str | None = None  # absolute path of an image file
-    group: str = "all"  # font family, "digits", or the user's group column
+    group: str = "all"  # font family, "digits", or the user's group column (scored separately)
     font: str | None = None  # recipe rows: the font file that draws the line
     digits: bool = False
     seed: int = 0
+    writer: str | None = None  # the user's writer (else group) column: what a one-file split keeps together
 
     def load(self) -> np.ndarray:
         """The line image: read from its file, or drawn from its recipe (deterministic for its seed)."""
@@ -49,27 +75,63 @@ class LineRow:
         return render_line(self.text, font, rng)
 
 
-def read_rows(path: str | Path) -> list[LineRow]:
-    """Rows of a JSONL split file or a ``image<TAB>text`` TSV; image paths are resolved against its
-    folder and must lie under it (or a folder in ``SEXTANT_ALLOWED_ROOTS``)."""
+# ------------------------------------------------------------------ reading the user's files
+def _tsv_header(line: str) -> list[str] | None:
+    """The column names if ``line`` is a header (``image``/``path`` first, a ``text`` column)."""
+    names = [n.strip().lower() for n in line.split("\t")]
+    if names[0] in ("image", "path") and "text" in names:
+        unknown = sorted(set(names) - {"image", "path", "text", "writer", "group"})
+        if unknown or len(set(names)) != len(names):
+            raise DataError(f"TSV header {line.strip()!r}: expected the columns image (or path), text, writer, group")
+        return ["image" if n == "path" else n for n in names]
+    return None
+
+
+def _records(path: Path, lines: list[str]):
+    """``(line number, record dict)`` for every non-empty line of a TSV or JSONL file."""
+    header = None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if path.suffix.lower() == ".tsv":
+            if header is None and number == 1 and (header := _tsv_header(line)) is not None:
+                continue
+            if header is None:
+                parts = line.split("\t", 1)
+                if len(parts) != 2:
+                    raise DataError(f"{path}:{number}: expected 'path<TAB>text' (or a header row: image, text, writer)")
+                yield number, {"image": parts[0], "text": parts[1]}
+                continue
+            parts = line.split("\t")
+            if len(parts) != len(header):
+                raise DataError(f"{path}:{number}: expected {len(header)} tab-separated columns ({', '.join(header)}), "
+                                f"got {len(parts)}")
+            yield number, dict(zip(header, parts))
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{number}: bad JSON ({err.msg})") from None
+        if isinstance(record, dict) and "image" not in record and "path" in record:
+            record["image"] = record.pop("path")
+        yield number, record
+
+
+def read_rows(path: str | Path, roots: list[Path] | None = None) -> list[LineRow]:
+    """Rows of a JSONL or TSV line file; image paths are resolved against its folder and must lie
+    under it (or a folder in ``SEXTANT_ALLOWED_ROOTS``, or ``roots`` when given)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path} does not exist")
-    roots = allowed_roots(path.parent)
+    if path.suffix.lower() not in USER_SUFFIXES:
+        raise DataError(f"{path.name}: expected a .tsv (path<TAB>text) or .jsonl ({{\"image\", \"text\"}}) file")
+    roots = roots if roots is not None else allowed_roots(path.parent)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        if path.suffix == ".tsv":
-            parts = line.split("\t", 1)
-            if len(parts) != 2:
-                raise DataError(f"{path}:{number}: expected 'image<TAB>text'")
-            record = {"image": parts[0], "text": parts[1]}
-        else:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: bad JSON ({err.msg})") from None
+    for number, record in _records(path, lines):
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise DataError(f"{path}:{number}: each row needs a text")
         image = record.get("image")
@@ -77,117 +139,196 @@ def read_rows(path: str | Path) -> list[LineRow]:
             raise DataError(f"{path}:{number}: image must be a path")
         if image:
             image = str(confine(image, path.parent, f"{path}:{number}", roots, "the split file's folder").resolve())
+        writer = record["writer"] if "writer" in record else record.get("group")
         rows.append(LineRow(text=record["text"], image=image or None,
                             group=str(record.get("group", record.get("family", "all"))), font=record.get("font"),
-                            digits=bool(record.get("digits", False)), seed=int(record.get("seed", 0))))
+                            digits=bool(record.get("digits", False)), seed=int(record.get("seed", 0)),
+                            writer=None if writer in (None, "") else str(writer)))
     return rows
 
 
-def row_record(row: LineRow, relative_to: Path) -> dict:
+def user_files(path: Path) -> dict[str, str]:
+    """``--data PATH`` as ``data.lines``: ``{"all": file}`` for one file, ``{train, valid, test}`` for a folder."""
+    if path.is_file():
+        if path.suffix.lower() not in USER_SUFFIXES:
+            raise DataError(f"{path.name}: expected a .tsv (path<TAB>text) or .jsonl ({{\"image\", \"text\"}}) file")
+        return {"all": str(path)}
+    if not path.is_dir():
+        raise DataError(f"file not found: {path}")
+    found: dict[str, str] = {}
+    for split in SPLITS:
+        files = [path / f"{split}{suffix}" for suffix in USER_SUFFIXES if (path / f"{split}{suffix}").is_file()]
+        if len(files) > 1:
+            raise DataError(f"{path}: both {files[0].name} and {files[1].name}; keep one per split")
+        if files:
+            found[split] = str(files[0])
+    if set(found) != set(SPLITS):
+        missing = [s for s in SPLITS if s not in found]
+        raise DataError(f"{path}: no {' or '.join(f'{s}.tsv/.jsonl' for s in missing)}; a folder needs train, valid "
+                        "and test files (or pass one file, split for you)")
+    return found
+
+
+def split_lines(rows: list[LineRow], valid_fraction: float, test_fraction: float, seed: int,
+                name: str = "the file") -> tuple[dict[str, list[LineRow]], str]:
+    """Split one file's rows: whole writers (or whole lines when no row names one) in a seeded random
+    order go to test until it holds ``test_fraction`` of the lines, then to validation until it holds
+    ``valid_fraction``; the rest train. Returns the splits and the rule in one sentence."""
+    by_writer = any(r.writer for r in rows)
+    unit = "writers" if by_writer else "lines"
+
+    def key(row: LineRow) -> str:
+        return f"w:{row.writer}" if by_writer and row.writer else f"i:{row.image or row.text}"
+
+    counts = Counter(key(r) for r in rows)
+    keys = sorted(counts)
+    if len(keys) < 3:
+        raise DataError(f"{name}: {len(keys)} {unit}; a split into train, valid and test needs at least 3")
+    order = iter(keys[i] for i in np.random.default_rng(seed).permutation(len(keys)))
+    side: dict[str, str] = {}
+    for split, fraction in (("test", test_fraction), ("valid", valid_fraction)):
+        taken = 0
+        while taken < max(1, round(fraction * len(rows))):
+            k = next(order, None)
+            if k is None:
+                break
+            side[k] = split
+            taken += counts[k]
+    splits = {s: [r for r in rows if side.get(key(r), "train") == s] for s in SPLITS}
+    if not splits["train"]:
+        raise DataError(f"{name}: no {unit} left for training after the test and validation split "
+                        "(lower data.test_fraction / data.valid_fraction, or add data)")
+    if by_writer:
+        rule = (f"{name} split by writer (the writer/group column), so no writer is on two sides: writers in a "
+                f"seeded random order (data.split_seed={seed}) fill test to at least {test_fraction:.0%} of the lines, "
+                f"then validation to {valid_fraction:.0%}; the rest train")
+    else:
+        rule = (f"{name} split by line (an image listed twice stays on one side): a seeded random "
+                f"{test_fraction:.0%} of the lines for test and {valid_fraction:.0%} for validation "
+                f"(data.split_seed={seed}); the rest train")
+    return splits, rule
+
+
+# ------------------------------------------------------------------ the prepared folder
+def row_record(row: LineRow, folder: Path) -> dict:
+    """A row as written in a prepared split file (images under ``folder`` relative to it)."""
     record: dict = {"text": row.text, "group": row.group}
     if row.image is not None:
-        record["image"] = Path(row.image).relative_to(relative_to).as_posix()
+        image, base = Path(row.image).resolve(), folder.resolve()
+        record["image"] = image.relative_to(base).as_posix() if image.is_relative_to(base) else str(image)
+        record["writer"] = row.writer  # null included: a prepared row's group is not its writer
     else:
         record.update({"font": row.font, "digits": row.digits, "seed": row.seed})
     return record
 
 
-@dataclass
-class RenderPlan:
-    """Which fonts and texts make up each split of the rendered set."""
-
-    train_families: list[str]
-    test_families: list[str]
-    digit_fraction: float = 0.15
-    seed: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    def recipes(self, texts: list[str], count: int, seed: int) -> list[LineRow]:
-        """``count`` training recipes: random training texts in random training fonts, some digit strings."""
-        rng = np.random.default_rng(seed)
-        fonts = fonts_of(self.train_families)
-        rows = []
-        while len(rows) < count:
-            if rng.random() < self.digit_fraction:
-                font = fonts[rng.integers(len(fonts))]
-                rows.append(LineRow(random_digit_string(rng), group="digits", font=font.path, digits=True,
-                                    seed=int(rng.integers(2**31))))
-                continue
-            text = texts[rng.integers(len(texts))]
-            for _ in range(8):  # a font that has every glyph of the line
-                font = fonts[rng.integers(len(fonts))]
-                if can_draw(font, text):
-                    rows.append(LineRow(written_text(font, text), group=font.family, font=font.path,
-                                        seed=int(rng.integers(2**31))))
-                    break
-            else:
-                self.skipped["train"] = self.skipped.get("train", 0) + 1
-        return rows
+def write_rows(path: Path, rows: list[LineRow]) -> str:
+    """Write a split file; returns its name (relative to the prepared folder)."""
+    atomic_write_text(path, "".join(json.dumps(row_record(r, path.parent)) + "\n" for r in rows))
+    return path.name
 
 
-def first_words(text: str, max_chars: int) -> str:
-    """``text`` if it fits in ``max_chars``, else its longest word prefix that does ("" if none)."""
-    if len(text) <= max_chars:
-        return text
-    cut = text[: max_chars + 1].rsplit(" ", 1)[0]
-    return cut if len(cut) <= max_chars else ""
+def write_spec(out: Path, dataset: str, spec: dict) -> Path:
+    """Write ``dataset.json``, last, so a folder without it is never taken for prepared; returns ``out``."""
+    atomic_write_text(Path(out) / SPEC, json.dumps({"dataset": dataset, **spec}, indent=2) + "\n")
+    return Path(out)
 
 
-def render_split(rows: list[LineRow], out_dir: Path, split: str, bank_split: str, progress: bool = True) -> list[LineRow]:
-    """Draw recipe rows into ``out_dir/images/<split>/`` PNG files; returns the image rows."""
-    from tqdm.auto import tqdm
-
-    from apps.ocr.images import write_png
-
-    bank = digit_bank(bank_split)
-    done = []
-    for i, row in enumerate(tqdm(rows, desc=f"render {split}", disable=not progress, leave=False)):
-        path = out_dir / "images" / split / f"{i:06d}.png"
-        if not path.is_file():
-            rng = np.random.default_rng(row.seed)
-            font = Font(row.group, row.font or "")
-            image = (render_digit_string(row.text, bank, font, rng) if row.digits else render_line(row.text, font, rng))
-            write_png(path, image)
-        done.append(LineRow(row.text, image=str(path), group=row.group))
-    return done
-
-
-def family_test_rows(families: list[str], texts: list[str], per_group: int, seed: int,
-                     group: str | None = None) -> list[LineRow]:
-    """``per_group`` lines per family (or ``per_group`` in all, under ``group``), cycling through the
-    family's files; texts a font cannot draw are skipped, never altered."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for family in ([None] if group else families):
-        fonts = fonts_of(families if group else [family])
-        order = rng.permutation(len(texts))
-        picked = 0
-        for k in order:
-            if picked >= per_group:
-                break
-            font = fonts[picked % len(fonts)]
-            if can_draw(font, texts[k]):
-                rows.append(LineRow(written_text(font, texts[k]), group=group or font.family, font=font.path,
-                                    seed=int(rng.integers(2**31))))
-                picked += 1
-    return rows
+def prepare_lines(cfg: DataConfig, out: Path) -> dict:
+    """Read the user's files, split one file by the seeded rule, and write the split files into ``out``;
+    returns the ``dataset.json`` fields."""
+    if not cfg.lines:
+        raise DataError("data.dataset=lines needs your line files: --data FILE|FOLDER (or data.lines.all=FILE, "
+                        "or data.lines.train/valid/test)")
+    sources = {k: config_path(v, f"data.lines.{k}") for k, v in cfg.lines.items()}
+    if "all" in sources:
+        splits, rule = split_lines(read_rows(sources["all"]), cfg.valid_fraction, cfg.test_fraction, cfg.split_seed,
+                                   sources["all"].name)
+    else:
+        splits = {s: read_rows(sources[s]) for s in SPLITS}
+        rule = f"your test file ({sources['test'].name}); validation: your valid file ({sources['valid'].name})"
+    roots = sorted({str(root) for p in sources.values() for root in allowed_roots(p.parent)})
+    out.mkdir(parents=True, exist_ok=True)
+    return {"splits": {s: write_rows(out / f"{s}.jsonl", splits[s]) for s in SPLITS},
+            "files": {k: str(p) for k, p in sources.items()}, "image_roots": roots, "split_rule": rule,
+            "source": "your line images"}
 
 
-def digit_rows(count: int, families: list[str], seed: int) -> list[LineRow]:
-    rng = np.random.default_rng(seed)
-    fonts = fonts_of(families)
-    return [LineRow(random_digit_string(rng), group="digits", font=fonts[i % len(fonts)].path, digits=True,
-                    seed=int(rng.integers(2**31))) for i in range(count)]
+def read_spec(data_dir: str | Path) -> dict:
+    path = Path(data_dir) / SPEC
+    if not path.is_file():
+        raise DataError(f"no prepared dataset in {data_dir}: run prepare first")
+    return json.loads(path.read_text())
 
 
-def check_families(train: list[str], test: list[str]) -> None:
-    unknown = sorted(set(train + test) - set(FAMILIES))
-    if unknown:
-        raise DataError(f"unknown font families {unknown}; known: {', '.join(FAMILIES)}")
-    if overlap := sorted(set(train) & set(test)):
-        raise DataError(f"font families {overlap} are both trained on and held out")
+def load_split(data_dir: str | Path, split: str) -> list[LineRow]:
+    spec = read_spec(data_dir)
+    splits = spec["splits"]
+    if split not in splits:
+        raise DataError(f"{data_dir} has no {split} split (has {', '.join(splits)})")
+    roots = allowed_roots(data_dir) + [Path(r) for r in spec.get("image_roots", [])]
+    return read_rows(Path(data_dir) / splits[split], roots)
 
 
+def validate_data(data_dir: str | Path) -> dict:
+    """Counts per split and group; refuses empty splits, missing images, empty text, an image in two
+    splits, a held-out font in training and (rendered set) a validation or test sentence that is also
+    trained on. For the user's data it also counts writers on two sides (none after a one-file split)."""
+    report: dict = {"lines": {}, "groups": {}}
+    images: dict[str, str] = {}
+    texts: dict[str, set[str]] = {}
+    writers: dict[str, set[str]] = {}
+    spec = read_spec(data_dir)
+    held_out = set(spec.get("held_out_families", []))
+    for split in SPLITS:
+        rows = load_split(data_dir, split)
+        if not rows:
+            raise DataError(f"the {split} split has no lines")
+        for row in rows:
+            if not row.text.strip():
+                raise DataError(f"{split}: a line has empty text ({row.image or row.font})")
+            if row.image is not None:
+                if not Path(row.image).is_file():
+                    raise DataError(f"{split}: {row.image} does not exist")
+                if images.setdefault(row.image, split) != split:
+                    raise DataError(f"{row.image} is in both {images[row.image]} and {split}")
+            if split != "test" and row.group in held_out:
+                raise DataError(f"{split}: the held-out font family {row.group} is used")
+        texts[split] = {r.text.lower() for r in rows if r.group != "digits"}
+        writers[split] = {r.writer for r in rows if r.writer}
+        report["lines"][split] = len(rows)
+        report["groups"][split] = sorted({r.group for r in rows})
+    if spec["dataset"] == "rendered":
+        for split in ("valid", "test"):
+            if shared := texts[split] & texts["train"]:
+                raise DataError(f"{len(shared)} {split} sentences are also trained on, e.g. {next(iter(shared))!r}")
+    elif any(writers.values()):
+        report["writers"] = {s: len(w) for s, w in writers.items()}
+        report["writers_on_two_sides"] = len((writers["valid"] | writers["test"]) & writers["train"])
+    report["split_rule"] = spec.get("split_rule", "")
+    return report
+
+
+def lm_texts(data_dir: str | Path, train: list[LineRow]) -> list[str]:
+    """The character LM's text: the rendered set's ``lm.txt`` (training sentences), else the training lines."""
+    path = Path(data_dir) / "lm.txt"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return [x for x in lines if x.strip()] or [r.text for r in train]
+
+
+def test_groups(data_dir: str | Path, limit: int = 0) -> dict[str, list[LineRow]]:
+    """Test lines per group (the first ``limit`` of each when > 0): held-out families first, then the
+    training fonts, then digit strings."""
+    groups: dict[str, list[LineRow]] = {}
+    for row in load_split(data_dir, "test"):
+        groups.setdefault(row.group, []).append(row)
+    if limit:
+        groups = {k: v[:limit] for k, v in groups.items()}
+    tail = [g for g in LAST_GROUPS if g in groups]
+    return {g: groups[g] for g in [*(g for g in groups if g not in tail), *tail]}
+
+
+# ------------------------------------------------------------------ model input
 class LineDataset(Dataset):
     """Model-ready ``(image [H, W], target ids)`` pairs; recipe rows are drawn on demand."""
 

@@ -18,8 +18,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from apps.ocr.fonts import Font
-from apps.ocr.render import RenderConfig, finish
+from apps.ocr.datasets.fonts import Font
+from apps.ocr.datasets.render import RenderConfig, finish
 from shared.errors import DataError
 from shared.package_data import package_dir
 

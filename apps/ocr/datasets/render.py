@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-from apps.ocr.fonts import Font
+from apps.ocr.datasets.fonts import Font
 from shared.errors import DataError
 
 

@@ -2,13 +2,13 @@
 
 import pytest
 
-from apps.ocr import steps
+from apps.ocr.app import APP
 
 
 @pytest.fixture(scope="session")
 def tiny_ocr(tmp_path_factory):
     root = tmp_path_factory.mktemp("ocr")
-    cfg = steps.config("tiny")
-    data = steps.prepare_data(cfg, root / "data", progress=False)
-    trained = steps.train_model(cfg, data, root / "run")
-    return {"cfg": cfg, "data": data, "model": trained["model_dir"], "root": root}
+    cfg = APP.load_config("tiny")
+    data = str(APP.prepare(cfg, root / "data"))
+    trained = APP.train(cfg, data, root / "run")
+    return {"cfg": cfg, "data": data, "model": trained.model_dir, "root": root}

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from apps.ocr.digits import TEST_EVERY, digit_bank, random_digit_string, render_digit_string
-from apps.ocr.fonts import FAMILIES, can_draw, family_fonts, font_charset, written_text
-from apps.ocr.render import render_line
+from apps.ocr.datasets.digits import TEST_EVERY, digit_bank, random_digit_string, render_digit_string
+from apps.ocr.datasets.fonts import FAMILIES, can_draw, family_fonts, font_charset, written_text
+from apps.ocr.datasets.render import render_line
 from shared.errors import DataError
 
 
@@ -59,14 +59,14 @@ def test_digit_strings_use_real_digits_with_disjoint_test_images():
 def test_make_installs_every_font_package():
     from pathlib import Path
 
-    from apps.ocr.fonts import DEBIAN_PACKAGES
+    from apps.ocr.datasets.fonts import DEBIAN_PACKAGES
 
     makefile = (Path(__file__).resolve().parents[3] / "Makefile").read_text()
     assert all(package in makefile for package in (*DEBIAN_PACKAGES, "tesseract-ocr"))
 
 
 def test_training_lines_can_be_cut_at_word_boundaries():
-    from apps.ocr.data import first_words
+    from apps.ocr.datasets.rendered import first_words
 
     assert first_words("Go library for fast lookups", 14) == "Go library for"
     assert first_words("short", 14) == "short" and first_words("unbreakablelongword", 5) == ""

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from apps.ocr.overlay import lines_overlay_png, overlay_png
+from apps.ocr.plots import lines_overlay_png, overlay_png
 from apps.ocr.page import compose_page, crop_lines, deskew, estimate_skew, read_page_lines, segment_lines
 from shared.errors import DataError
 
