@@ -1,7 +1,8 @@
 """Imports run one way: shared <- apps <- pipelines, no app imports another, and no cycles.
 
 Every import counts, also one inside a function and a module named in an ``import_module``
-string: a lazy import still ties two modules together.
+string: a lazy import still ties two modules together. Imports under ``if TYPE_CHECKING:``
+do not (they are never executed).
 """
 
 import ast
@@ -32,11 +33,25 @@ def _resolve(name: str) -> str | None:
     return None
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node, except those under ``if TYPE_CHECKING:`` (annotations only, never imported at run time)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            test = getattr(child, "test", None) if isinstance(child, ast.If) else None
+            if test is not None and (getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == "TYPE_CHECKING"):
+                stack.extend(child.orelse)
+                continue
+            stack.append(child)
+
+
 def _imports(module: str, path: Path) -> set[str]:
     """Project modules ``module`` imports, by any route."""
     names: set[str] = set()
     is_package = path.name == "__init__.py"
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
