@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from apps.molecules.config import load_molecules_config
 from apps.molecules.peers import PEERS
-from apps.molecules.train import evaluate, fit, load_molecules_config, load_split, model_inputs, predict
+from apps.molecules.data import load_split
+from apps.molecules.train import evaluate, fit, model_inputs, predict
 
 RESULTS = Path(__file__).parent / "results"
 PAIRS = ["solubility:shipped", "solubility:scaffold", "freesolv:random", "b3db_regression:scaffold", "b3db_classification:scaffold"]
@@ -41,18 +43,19 @@ REFERENCE = {"solubility:shipped": 1.085, "solubility:scaffold": 1.838, "freesol
 def run_one(pair: str, seed: int, config: str, overrides: list[str], work: Path, threads: int = 2) -> dict:
     torch.set_num_threads(threads)
     dataset, split = pair.split(":")
-    cfg = load_molecules_config(config, [f"dataset={dataset}", f"split={split}", f"seed={seed}",
-                                         f"cache_dir={work / 'cache'}", "train.progress=false", *overrides])
-    data = load_split(cfg)
+    cfg = load_molecules_config(config, [f"data.dataset={dataset}", f"data.split={split}", f"data.seed={seed}",
+                                         "train.progress=false", *overrides])
+    data, _ = load_split(cfg)
+    cache = work / "cache"
     start = time.perf_counter()
-    fitted = fit(cfg, data, work / f"{dataset}-{split}-{seed}")
+    fitted = fit(cfg, data, work / f"{dataset}-{split}-{seed}", cache)
     train_seconds = time.perf_counter() - start
     test = data.frame[data.frame["split"] == "test"]
-    inputs = model_inputs(cfg, test, data.targets, fitted.tokenizer)
+    inputs = model_inputs(fitted.model.cfg, test, data.targets, fitted.tokenizer, cache)
     start = time.perf_counter()
     predict(fitted.model, inputs)
     per_second = len(test) / (time.perf_counter() - start)
-    scores = evaluate(cfg, data, fitted)
+    scores = evaluate(cfg, data, fitted, cache)
     return {"pair": pair, "seed": seed, "task": data.task, "n_train": int((data.frame["split"] == "train").sum()),
             "n_test": len(test), "train_seconds": train_seconds, "steps": fitted.result.step,
             "best_valid_metric": fitted.result.best_metric,

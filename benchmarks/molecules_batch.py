@@ -23,9 +23,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from apps.molecules.batch import featurise_pool, make_predict_fn, read_rows
-from apps.molecules.data import load_raw, parse_smiles
-from apps.molecules.train import fit, load_molecules_config, load_split
+from apps.molecules.config import load_molecules_config
+from apps.molecules.data import load_split, parse_smiles
+from apps.molecules.datasets import load_raw
+from apps.molecules.predict import featurise_pool, make_predict_fn, read_rows
+from apps.molecules.train import fit
 from shared.inference import read_outputs, run_batch_inference
 from shared.model_folder import load_model
 
@@ -47,8 +49,8 @@ def build_csv(path: Path, rows: int, bad_fraction: float, seed: int = 0) -> set[
 
 
 def train_demo_model(work: Path) -> Path:
-    cfg = load_molecules_config("demo", [f"cache_dir={work / 'cache'}", "train.progress=false"])
-    fit(cfg, load_split(cfg), work / "model")
+    cfg = load_molecules_config("demo", ["train.progress=false"])
+    fit(cfg, load_split(cfg)[0], work / "model", work / "cache")
     return work / "model" / "best"
 
 

@@ -1,2 +1,2 @@
-"""Molecules and graphs: RDKit featurisation, graph and SMILES transformers on the
-shared core, compared with fingerprint/descriptor random forests (in progress)."""
+"""Molecules: RDKit featurisation, graph and SMILES transformers on the shared core, compared with
+random forests on Morgan fingerprints and RDKit descriptors (the App: :mod:`apps.molecules.app`)."""

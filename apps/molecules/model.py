@@ -1,4 +1,7 @@
-"""Graph transformer for molecules: GPS-style layers on the shared core.
+"""The molecules models on the shared core: a graph transformer (``model.kind: graph``) and a
+SMILES sequence transformer (``model.kind: smiles``), with one config and one target handling.
+
+Graph transformer: GPS-style layers.
 
 Each layer runs local message passing (PyG ``GINEConv``, which uses bond
 features) and then global self-attention over all atoms of a molecule with
@@ -17,6 +20,10 @@ embedding of each atom's degree (centrality) added to its input, and a
 learned per-head attention bias for each shortest-path distance between two
 atoms (distances above ``max_distance`` share one bucket; atoms in different
 fragments another).
+
+SMILES transformer: the comparison model. The shared character tokenizer, encoder and
+head read the molecule as a string (no graph structure), with the same targets and
+standardisation.
 """
 
 from __future__ import annotations
@@ -33,11 +40,16 @@ from apps.molecules.featurize import ATOM_DIM, BOND_DIM, DESCRIPTOR_NAMES
 from shared.config import config_from_dict
 from shared.layers.block import TransformerBlock
 from shared.model_folder import register_builder
+from shared.models import Encoder, TokenEmbedding, TransformerConfig
 from shared.models.heads import SequenceHead
+from shared.tokenizers import PAD_ID, CharTokenizer, Tokenizer, pad_sequences
 
 
 @dataclass
-class GraphModelConfig:
+class MoleculeModelConfig:
+    """The ``model`` section of a molecules config, saved with every model folder."""
+
+    kind: Literal["graph", "smiles"] = "graph"
     d_model: int = 128
     n_heads: int = 4
     layers: int = 4
@@ -90,7 +102,7 @@ def signed_log(x: Tensor) -> Tensor:
 class GPSLayer(nn.Module):
     """Local GINE message passing, then global attention (shared core) over each molecule."""
 
-    def __init__(self, cfg: GraphModelConfig):
+    def __init__(self, cfg: MoleculeModelConfig):
         super().__init__()
         d = cfg.d_model
         mlp = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, d))
@@ -110,7 +122,7 @@ class GPSLayer(nn.Module):
 class GraphTransformer(nn.Module):
     """Molecule graph -> ``[B, num_targets]`` (regression values or classification logits)."""
 
-    def __init__(self, cfg: GraphModelConfig):
+    def __init__(self, cfg: MoleculeModelConfig):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
@@ -153,7 +165,7 @@ class GraphTransformer(nn.Module):
         return to_target_units(self(data), self.cfg)
 
 
-def to_target_units(out: Tensor, cfg: GraphModelConfig) -> Tensor:
+def to_target_units(out: Tensor, cfg: MoleculeModelConfig) -> Tensor:
     """Raw model outputs -> probabilities (classification) or de-standardised values."""
     if cfg.task == "classification":
         return torch.sigmoid(out)
@@ -163,5 +175,48 @@ def to_target_units(out: Tensor, cfg: GraphModelConfig) -> Tensor:
 
 
 @register_builder("molecules-graph")
-def _builder(config: dict[str, Any], tokenizer: Any = None) -> nn.Module:
-    return GraphTransformer(config_from_dict(GraphModelConfig, config))
+def _graph_builder(config: dict[str, Any], tokenizer: Any = None) -> nn.Module:
+    return GraphTransformer(config_from_dict(MoleculeModelConfig, {**config, "kind": "graph"}))
+
+
+@dataclass
+class TokenBatch:
+    """Padded token ids and targets ``y [B, T]`` (the attribute the training loss reads)."""
+
+    input_ids: Tensor
+    y: Tensor
+
+
+def collate_tokens(items: list[tuple[list[int], Tensor]]) -> TokenBatch:
+    return TokenBatch(pad_sequences([ids for ids, _ in items], PAD_ID), torch.cat([y for _, y in items]))
+
+
+class SmilesTransformer(nn.Module):
+    """Token ids -> ``[B, num_targets]``; shares :class:`MoleculeModelConfig`'s widths and target handling."""
+
+    def __init__(self, cfg: MoleculeModelConfig, vocab_size: int, max_len: int = 256):
+        super().__init__()
+        self.cfg = cfg
+        core = TransformerConfig(d_model=cfg.d_model, n_heads=cfg.n_heads, encoder_layers=cfg.layers, d_ff=cfg.d_ff,
+                                 dropout=cfg.dropout, position="learned", max_len=max_len)
+        self.embed = TokenEmbedding(vocab_size, cfg.d_model, PAD_ID)
+        self.encoder = Encoder(core)
+        self.head = SequenceHead(cfg.d_model, cfg.num_targets, pooling="mean", dropout=cfg.dropout)
+
+    def forward(self, batch: TokenBatch) -> Tensor:
+        tokens, padding = self.embed({"input_ids": batch.input_ids})
+        return self.head(self.encoder(tokens, padding), padding)
+
+    def predict(self, batch: TokenBatch) -> Tensor:
+        return to_target_units(self(batch), self.cfg)
+
+
+def train_tokenizer(smiles: list[str]) -> CharTokenizer:
+    return CharTokenizer.train(smiles)
+
+
+@register_builder("molecules-smiles")
+def _smiles_builder(config: dict[str, Any], tokenizer: Tokenizer | None = None) -> nn.Module:
+    if tokenizer is None:
+        raise ValueError("a SMILES model folder needs its tokenizer.json")
+    return SmilesTransformer(config_from_dict(MoleculeModelConfig, {**config, "kind": "smiles"}), tokenizer.vocab_size)

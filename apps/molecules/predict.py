@@ -1,17 +1,20 @@
-"""Batch prediction over SMILES files on the shared batch-inference contract.
+"""Predicting molecular properties with a trained model: the batch job of ``sextant molecules predict``
+on the shared batch-inference contract.
 
-Each CSV row is one input row (``row_id`` = file stem + row number); invalid
-or empty SMILES become error rows while the rest are predicted, with an MC
-dropout standard deviation per prediction.
+Input: CSV files with a SMILES column (``--smiles-col``), folders of them, or manifests listing
+them. Each CSV row is one input row (``row_id`` = file stem + row number); invalid or empty
+SMILES become error rows while the rest are predicted, with an MC dropout standard deviation
+per prediction. Large inputs are featurised on worker processes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
+from types import TracebackType
 
 import pandas as pd
 import torch
@@ -23,8 +26,8 @@ from apps.molecules.featurize import DESCRIPTOR_NAMES, mol_descriptors, mol_to_g
 from apps.molecules.model import GraphTransformer
 from apps.molecules.train import MAX_SMILES_TOKENS, graph_input, predict_with_uncertainty
 from shared.errors import DataError
-from shared.inference import InferenceSummary, InputRow, RowError, resolve_inputs, run_batch_inference
-from shared.model_folder import LoadedModel
+from shared.inference import InferenceSummary, InputRow, RowError, resolve_inputs
+from shared.model_folder import LoadedModel, load_model
 
 SUFFIXES = (".csv", ".smi", ".txt")
 
@@ -46,7 +49,7 @@ def read_rows(path: str | Path, smiles_col: str = "smiles", chunk: int = 10_000)
                     raise DataError(f"no column {smiles_col!r} (columns: {list(frame.columns)}); set --smiles-col")
                 for index, smiles in frame[smiles_col].items():
                     yield InputRow(f"{prefix}{index}", payload=smiles)
-        except (DataError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        except (DataError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
             yield InputRow(f"{prefix}<file>", error=f"{file.name}: {str(err).splitlines()[0] or 'empty file'}")
 
 
@@ -106,13 +109,49 @@ def make_predict_fn(loaded: LoadedModel, mc_samples: int = 10, pool: Executor | 
 POOL_MIN_BYTES = 64_000  # about 1,000 SMILES: below that, starting worker processes costs more than it saves
 
 
-def batch_predict(loaded: LoadedModel, input_path: str | Path, output_dir: str | Path, smiles_col: str = "smiles",
-                  mc_samples: int = 10, shard_size: int = 2048, fmt: str = "parquet", progress: bool = True,
-                  workers: int = 2) -> InferenceSummary:
-    """Predict every row of the CSV(s) at ``input_path``; for inputs of more than about 1,000 rows,
-    ``workers`` > 1 featurises on that many processes (RDKit descriptors are single-threaded and
-    dominate the cost)."""
-    size = sum(f.stat().st_size for f in resolve_inputs(input_path, SUFFIXES) if f.is_file())
-    with featurise_pool(workers if size >= POOL_MIN_BYTES else 1) as pool:
-        return run_batch_inference(read_rows(input_path, smiles_col), make_predict_fn(loaded, mc_samples, pool),
-                                   output_dir, shard_size=shard_size, batch_size=256, fmt=fmt, progress=progress)
+class MoleculesPredictor:
+    """The batch job of ``sextant molecules predict``: one row per CSV row, one record per
+    molecule (each target's MC-dropout mean and ``<target>_std``). For inputs of more than about
+    1,000 rows, ``workers`` > 1 featurises on that many processes (RDKit descriptors are
+    single-threaded and dominate the cost); use it as a context manager so they are stopped."""
+
+    shard_size = 2048
+    batch_size = 256
+
+    def __init__(self, model_dir: str | Path, smiles_col: str = "smiles", mc_samples: int = 10, fmt: str = "parquet",
+                 workers: int = 2):
+        if mc_samples < 1:
+            raise DataError(f"mc_samples must be at least 1, got {mc_samples}")
+        self.loaded = load_model(model_dir)
+        self.smiles_col, self.mc_samples, self.fmt, self.workers = smiles_col, mc_samples, fmt, workers
+        self._pool_context = None
+        self._predict = make_predict_fn(self.loaded, mc_samples)
+
+    def __enter__(self) -> MoleculesPredictor:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if self._pool_context is not None:
+            self._pool_context.__exit__(kind, error, tb)
+            self._pool_context = None
+
+    def rows(self, inputs: Sequence[str]) -> Iterator[InputRow]:
+        size = sum(f.stat().st_size for path in inputs for f in _files(path) if f.is_file())
+        if size >= POOL_MIN_BYTES and self.workers > 1 and self._pool_context is None:
+            self._pool_context = featurise_pool(self.workers)
+            self._predict = make_predict_fn(self.loaded, self.mc_samples, self._pool_context.__enter__())
+        for path in inputs:
+            yield from read_rows(path, self.smiles_col)
+
+    def predict(self, batch: list[InputRow]) -> list[list[dict] | RowError]:
+        return self._predict(batch)
+
+    def finish(self, out_dir: Path, summary: InferenceSummary) -> dict[str, str]:
+        return {}
+
+
+def _files(path: str | Path) -> list[Path]:
+    try:
+        return resolve_inputs(path, SUFFIXES)
+    except (DataError, OSError):  # read_rows reports it as an error row or a refusal
+        return []

@@ -1,4 +1,5 @@
-"""The molecules flow end to end under Prefect (tiny config)."""
+"""The molecules flows end to end under Prefect (tiny config): retrain on the shipped data and on a
+user's CSV, then batch-predict with the champion."""
 
 from pathlib import Path
 
@@ -9,13 +10,36 @@ from shared.registry import ModelRegistry
 
 
 def test_molecules_flow_end_to_end(prefect_server, tmp_path):
-    from pipelines.molecules import retrain
+    from pipelines.flows import molecules_batch, molecules_retrain
 
     batch_in = tmp_path / "incoming.csv"
     pd.DataFrame({"smiles": ["CCO", "not-a-smiles", "c1ccccc1"]}).to_csv(batch_in, index=False)
-    summary = retrain(config="tiny", overrides=[f"cache_dir={tmp_path / 'cache'}"], data_dir=str(tmp_path / "data"),
-                      run_root=str(tmp_path / "runs"), registry=str(tmp_path / "registry"), batch_input=str(batch_in))
+    summary = molecules_retrain(config="tiny", overrides=[f"data.cache_dir={tmp_path / 'cache'}"],
+                                prepared=str(tmp_path / "data"), run_root=str(tmp_path / "runs"),
+                                registry=str(tmp_path / "registry"), batch_input=str(batch_in))
     assert summary["registered"]["name"] == "molecules-freesolv" and summary["registered"]["promoted"]
     assert ModelRegistry(tmp_path / "registry").champion("molecules-freesolv").version == "v0001"
     assert summary["batch"]["succeeded"] == 2 and summary["batch"]["errors"] == 1
     assert len(read_outputs(Path(summary["run_dir"]) / "batch")) == 2
+    assert "seeded random" in summary["split_rule"] and summary["best_peer"] == "rf_morgan"
+
+    batch = molecules_batch(input_path=str(batch_in), output_dir=str(tmp_path / "out"), registry=str(tmp_path / "registry"),
+                            config="tiny", options={"mc_samples": 2, "format": "jsonl"})
+    assert batch["succeeded"] == 2 and batch["errors"] == 1
+    assert list((tmp_path / "out").glob("shard-*.jsonl"))
+
+
+def test_molecules_flow_on_a_users_csv(prefect_server, tmp_path, monkeypatch):
+    from apps.molecules.app import APP
+    from pipelines.flows import molecules_batch, molecules_retrain
+
+    monkeypatch.chdir(tmp_path)
+    sample = APP.sample_files(tmp_path / "mine")
+    summary = molecules_retrain(config="tiny", data=sample.data, run_root=str(tmp_path / "runs"),
+                                registry=str(tmp_path / "registry"))
+    assert summary["registered"]["name"] == "molecules-solvation" and "scaffold" in summary["split_rule"]
+    assert summary["report"]["splits"]["test"] > 0
+    batch = molecules_batch(input_path=sample.predict_input, output_dir=str(tmp_path / "out"),
+                            registry=str(tmp_path / "registry"), config="tiny",
+                            overrides=["data.dataset=solvation"])  # registry name molecules-solvation
+    assert batch["succeeded"] == 20 and batch["errors"] == 1

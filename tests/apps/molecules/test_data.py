@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.molecules.data import DATASETS, clean, load_raw, random_split, scaffold, scaffold_split
+from apps.molecules.data import clean, random_split, scaffold, scaffold_split
+from apps.molecules.datasets import DATASETS, load_raw
 from shared.errors import DataError
 
 EXPECTED_ROWS = {"solubility": 1282, "freesolv": 642, "b3db_regression": 1058, "b3db_classification": 7807}

@@ -1,4 +1,4 @@
-"""Graph transformer: permutation invariance, training/eval on the tiny config, persistence."""
+"""Graph and SMILES transformers: permutation invariance, training/eval on the tiny config, persistence."""
 
 import numpy as np
 import pytest
@@ -7,21 +7,11 @@ from rdkit import Chem
 from torch_geometric.data import Batch
 from torch_geometric.transforms import AddRandomWalkPE
 
-from apps.molecules.data import clean, load_raw
-from apps.molecules.featurize import mol_to_graph
-from apps.molecules.featurize import DESCRIPTOR_NAMES, mol_descriptors
-from apps.molecules.model import GraphModelConfig, GraphTransformer, shortest_path_lengths
-from apps.molecules.train import (
-    evaluate,
-    fit,
-    graph_input,
-    graphs_for,
-    load_molecules_config,
-    load_split,
-    model_inputs,
-    predict,
-    predict_with_uncertainty,
-)
+from apps.molecules.config import load_molecules_config
+from apps.molecules.data import load_split
+from apps.molecules.featurize import DESCRIPTOR_NAMES, mol_descriptors, mol_to_graph
+from apps.molecules.model import GraphTransformer, MoleculeModelConfig, shortest_path_lengths
+from apps.molecules.train import evaluate, fit, graph_input, graphs_for, model_inputs, predict, predict_with_uncertainty
 from shared.model_folder import load_model
 
 
@@ -33,7 +23,7 @@ def _graph(mol):
 @pytest.mark.parametrize("options", [{}, {"descriptors": True}, {"graph_bias": True}])
 def test_invariant_to_atom_order(options):
     torch.manual_seed(0)
-    model = GraphTransformer(GraphModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.0, pe_steps=8,
+    model = GraphTransformer(MoleculeModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.0, pe_steps=8,
                                               **options)).eval()
     mol = Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1")
     order = list(range(mol.GetNumAtoms()))
@@ -54,7 +44,7 @@ def test_shortest_paths_on_known_molecules():
 
 def test_descriptor_model_changes_with_descriptors_only_where_it_reads_them():
     torch.manual_seed(0)
-    cfg = GraphModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.0, pe_steps=8, descriptors=True)
+    cfg = MoleculeModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.0, pe_steps=8, descriptors=True)
     model = GraphTransformer(cfg).eval()
     g = _graph(Chem.MolFromSmiles("CCO"))
     shifted = g.clone()
@@ -64,76 +54,61 @@ def test_descriptor_model_changes_with_descriptors_only_where_it_reads_them():
 
 
 def test_descriptor_graph_bias_model_trains_and_reloads(tmp_path):
-    cfg = load_molecules_config("tiny", ["model.descriptors=true", "model.graph_bias=true", f"cache_dir={tmp_path / 'c'}"])
-    data = load_split(cfg)
-    fitted = fit(cfg, data, tmp_path / "run")
+    cfg = load_molecules_config("tiny", ["model.descriptors=true", "model.graph_bias=true"])
+    data, _ = load_split(cfg)
+    fitted = fit(cfg, data, tmp_path / "run", tmp_path / "c")
     saved = fitted.model.cfg
     assert saved.descriptor_names == DESCRIPTOR_NAMES and len(saved.descriptor_mean) == len(DESCRIPTOR_NAMES)
     reloaded = load_model(tmp_path / "run" / "best").model
-    graphs = graphs_for(data.frame[data.frame["split"] == "test"].head(5), data.targets, cfg)
+    graphs = graphs_for(data.frame[data.frame["split"] == "test"].head(5), data.targets, saved, tmp_path / "c")
     np.testing.assert_allclose(predict(reloaded, graphs), predict(fitted.model, graphs), rtol=1e-5)
 
 
 @pytest.mark.parametrize("dataset,split", [("freesolv", "scaffold"), ("solubility", "shipped")])
 def test_tiny_regression_run_scores_ours_and_peers(tmp_path, dataset, split):
-    cfg = load_molecules_config("tiny", [f"dataset={dataset}", f"split={split}", f"cache_dir={tmp_path / 'cache'}"])
-    data = load_split(cfg)
+    cfg = load_molecules_config("tiny", [f"data.dataset={dataset}", f"data.split={split}"])
+    data, _ = load_split(cfg)
     if split == "shipped":
         assert (data.frame["split"] == "test").sum() == 257  # the shipped test set, untouched
-    fitted = fit(cfg, data, tmp_path / "run")
+    fitted = fit(cfg, data, tmp_path / "run", tmp_path / "cache")
     assert fitted.result.step == 6 and (tmp_path / "run" / "best").exists()
-    scores = evaluate(cfg, data, fitted)
+    scores = evaluate(cfg, data, fitted, tmp_path / "cache")
     assert set(scores) == {"ours", "rf_morgan"} and np.isfinite(scores["ours"]["rmse"])
     reloaded = load_model(tmp_path / "run" / "best").model
     test = data.frame[data.frame["split"] == "test"].head(5)
-    graphs = graphs_for(test, data.targets, cfg)
+    graphs = graphs_for(test, data.targets, cfg.model, tmp_path / "cache")
     np.testing.assert_allclose(predict(reloaded, graphs), predict(fitted.model, graphs), rtol=1e-5)
 
 
 def test_tiny_classification_run(tmp_path):
-    cfg = load_molecules_config("tiny", ["dataset=b3db_classification", "split=random", f"cache_dir={tmp_path}",
+    cfg = load_molecules_config("tiny", ["data.dataset=b3db_classification", "data.split=random",
                                          "train.max_steps=4", "train.eval_every=2"])
-    data = load_split(cfg)
-    scores = evaluate(cfg, data, fit(cfg, data, tmp_path / "run"), peers=[])
+    data, _ = load_split(cfg)
+    assert data.task == "classification"
+    scores = evaluate(cfg, data, fit(cfg, data, tmp_path / "run", tmp_path), tmp_path, peers=[])
     assert 0.0 <= scores["ours"]["roc_auc"] <= 1.0 and "pr_auc" in scores["ours"]
 
 
 def test_smiles_transformer_trains_saves_with_tokenizer_and_reloads(tmp_path):
-    cfg = load_molecules_config("tiny", ["kind=smiles", f"cache_dir={tmp_path}"])
-    data = load_split(cfg)
-    fitted = fit(cfg, data, tmp_path / "run")
+    cfg = load_molecules_config("tiny", ["model.kind=smiles"])
+    data, _ = load_split(cfg)
+    fitted = fit(cfg, data, tmp_path / "run", tmp_path)
     assert (tmp_path / "run" / "best" / "tokenizer.json").is_file()
     loaded = load_model(tmp_path / "run" / "best")
     test = data.frame[data.frame["split"] == "test"].head(4)
-    inputs = model_inputs(cfg, test, data.targets, loaded.tokenizer)
+    inputs = model_inputs(cfg.model, test, data.targets, loaded.tokenizer, tmp_path)
     np.testing.assert_allclose(predict(loaded.model, inputs), predict(fitted.model, inputs), rtol=1e-5)
-    assert np.isfinite(evaluate(cfg, data, fitted, peers=[])["ours"]["rmse"])
+    assert np.isfinite(evaluate(cfg, data, fitted, tmp_path, peers=[])["ours"]["rmse"])
 
 
 def test_mc_dropout_gives_a_spread_only_with_dropout():
     smiles = ["CCO", "c1ccccc1", "CC(=O)O"]
     graphs = [_graph(Chem.MolFromSmiles(s)) for s in smiles]
-    noisy = GraphTransformer(GraphModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.3, pe_steps=8))
+    noisy = GraphTransformer(MoleculeModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.3, pe_steps=8))
     mean, std = predict_with_uncertainty(noisy, graphs, samples=8)
     assert mean.shape == std.shape == (3, 1) and (std > 0).all()
     assert not any(m.training for m in noisy.modules())  # modes restored
-    exact = GraphTransformer(GraphModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.0, pe_steps=8))
+    exact = GraphTransformer(MoleculeModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, dropout=0.0, pe_steps=8))
     _, std0 = predict_with_uncertainty(exact, graphs, samples=4)
     assert np.allclose(std0, 0.0)
 
-
-def test_users_csv_with_two_targets_trains_one_multitask_model(tmp_path):
-    frame, _ = clean(load_raw("freesolv"), "smiles", ["dG_hydration"])
-    csv = tmp_path / "mine.csv"
-    frame = frame.head(120).rename(columns={"smiles": "SMILES"})
-    frame["logP_like"] = np.where(np.arange(len(frame)) % 5 == 0, np.nan, frame["dG_hydration"] * -0.5)
-    frame.loc[3, "SMILES"] = "nonsense("
-    frame.to_csv(csv, index=False)
-    cfg = load_molecules_config("tiny", [f"csv={csv}", "smiles_col=SMILES", "targets=[dG_hydration, logP_like]",
-                                         "split=random", f"cache_dir={tmp_path / 'c'}", "peers=[]"])
-    data = load_split(cfg)
-    assert data.targets == ["dG_hydration", "logP_like"] and len(data.frame) == 119
-    fitted = fit(cfg, data, tmp_path / "run")
-    assert fitted.model.cfg.num_targets == 2
-    scores = evaluate(cfg, data, fitted)
-    assert np.isfinite(scores["ours"]["rmse"])

@@ -1,0 +1,73 @@
+"""The molecules app's typed config, loaded from ``configs/<name>.yaml``::
+
+    data:  {dataset: freesolv, split: auto, seed: 0}       # or csv: my.csv (what --data sets)
+    model: {kind: graph, d_model: 128, layers: 4, descriptors: true, ...}
+    train: {max_steps: 3000, batch_size: 64, lr: 0.0005, ...}
+    peers: [rf_morgan, rf_descriptors]
+    peer_trees: 500
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from apps.molecules.model import MoleculeModelConfig
+from apps.molecules.peers import PEERS
+from shared.config import load_config
+from shared.training import TrainConfig
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+SplitRule = Literal["auto", "shipped", "random", "scaffold"]
+
+
+@dataclass
+class DataConfig:
+    """Which molecules, which targets, and how they are split.
+
+    ``dataset`` names a shipped set (see :mod:`apps.molecules.datasets`). ``csv`` is the user's
+    own file (``--data`` sets it, and ``dataset`` to the file's stem): a SMILES column
+    (``smiles_column``), numeric target columns (``targets``; default: every other numeric
+    column) and an optional ``split`` column (train/valid/test).
+
+    ``split``: ``auto`` uses the split the data ships with (a shipped test set, a file's
+    ``split`` column), else the dataset's usual rule (scaffold for a user's file);
+    ``shipped`` insists on the shipped split; ``random`` is a seeded 80/10/10 split;
+    ``scaffold`` puts whole Bemis-Murcko scaffold groups on one side (80/10/10).
+    ``task``: regression or classification; by default a shipped set's own, and for a
+    user's file classification when every target value is 0 or 1.
+    """
+
+    dataset: str = "freesolv"
+    csv: str | None = None
+    smiles_column: str = "smiles"
+    targets: list[str] = field(default_factory=list)
+    task: Literal["regression", "classification"] | None = None
+    split: SplitRule = "auto"
+    seed: int = 0  # the random split's seed; also added to train.seed
+    cache_dir: str = "data/cache/molecules"
+
+
+@dataclass
+class MoleculesConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: MoleculeModelConfig = field(default_factory=MoleculeModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    peers: list[str] = field(default_factory=lambda: list(PEERS))
+    peer_trees: int = 500
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.peers) - set(PEERS))
+        if unknown:
+            raise ValueError(f"unknown peer(s) {unknown}; available: {list(PEERS)}")
+        if self.model.descriptors and self.model.kind != "graph":
+            raise ValueError("model.descriptors is an option of the graph model (model.kind=graph)")
+
+
+def load_molecules_config(name_or_path: str = "default", overrides: list[str] | None = None) -> MoleculesConfig:
+    """``default``, ``demo`` or ``tiny`` (shipped configs), or a path to a YAML file."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / f"{name_or_path}.yaml"
+    return load_config(MoleculesConfig, path, overrides)
