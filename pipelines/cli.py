@@ -92,7 +92,7 @@ def status(registry: Annotated[str, typer.Option("--registry")] = "runs/registry
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(root_cli(installed_apps(), extra=project), argv)
+    return run(root_cli(installed_apps(), extra=project, epilog=EXAMPLES), argv)
 
 
 if __name__ == "__main__":

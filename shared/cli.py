@@ -245,14 +245,14 @@ def app_cli(app: App, prog: str | None = None) -> typer.Typer:
     return cli
 
 
-def root_cli(apps: dict[str, App], extra: typer.Typer | None = None) -> typer.Typer:
+def root_cli(apps: dict[str, App], extra: typer.Typer | None = None, epilog: str | None = None) -> typer.Typer:
     """``sextant``: one group per App, plus ``extra``'s commands (the project-wide ones)."""
     root = typer.Typer(name="sextant", help="Sextant: one transformer core, one pipeline per domain.\n\n"
                        "Every domain has the same verbs: prepare, train (and pretrain), evaluate, predict, print-config.",
-                       no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                       epilog=epilog, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                        pretty_exceptions_enable=False)
     for name, app in apps.items():
-        root.add_typer(app_cli(app), name=name, help=app.title)
+        root.add_typer(app_cli(app), name=name)
     if extra is not None:
         for info in extra.registered_commands:
             root.registered_commands.append(info)

@@ -68,24 +68,26 @@ def test_coco_file_names_are_confined(folder, tmp_path, monkeypatch, entry):
 
 
 def test_files_a_config_names_must_be_under_the_working_directory(tmp_path, monkeypatch):
-    from apps.molecules import steps
-    from apps.summarization import steps as summarization_steps
+    from apps.molecules.app import APP as MOLECULES
+    from apps.summarization.app import APP as SUMMARIZATION
 
     monkeypatch.delenv("SEXTANT_ALLOWED_ROOTS", raising=False)
     work, outside = tmp_path / "project", tmp_path / "elsewhere"
     work.mkdir()
     outside.mkdir()
     monkeypatch.chdir(work)
-    (outside / "mols.csv").write_text("smiles,y\nCCO,1.0\n")
-    cfg = steps.config("tiny", [f"csv={outside / 'mols.csv'}", "targets=[y]"])
-    with pytest.raises(DataError, match=r"config csv: .*mols.csv is outside the working directory; add its folder to "
-                                        r"SEXTANT_ALLOWED_ROOTS"):
-        steps.prepare_data(cfg, work / "prepared")
-    escape = summarization_steps.config("tiny", ["dataset=pairs", "pairs.train=../elsewhere/p.jsonl",
-                                                 "pairs.valid=v.jsonl", "pairs.test=t.jsonl"])
-    with pytest.raises(DataError, match=r"config pairs.train: ../elsewhere/p.jsonl is outside the working directory"):
-        summarization_steps.prepared_dir(escape)
+    # 20 molecules: prepare refuses a split that leaves a side empty
+    smiles = ["C" * n for n in range(1, 11)] + ["C" * n + "O" for n in range(1, 11)]
+    (outside / "mols.csv").write_text("smiles,y\n" + "".join(f"{s},{i}.0\n" for i, s in enumerate(smiles)))
+    cfg = MOLECULES.load_config("tiny", [f"data.csv={outside / 'mols.csv'}", "data.targets=[y]", "data.split=random"])
+    with pytest.raises(DataError, match=r"config data.csv: .*mols.csv is outside the working directory; add its "
+                                        r"folder to SEXTANT_ALLOWED_ROOTS"):
+        MOLECULES.prepare(cfg, work / "prepared")
+    escape = SUMMARIZATION.load_config("tiny", ["data.dataset=pairs", "data.pairs.train=../elsewhere/p.jsonl",
+                                                "data.pairs.valid=v.jsonl", "data.pairs.test=t.jsonl"])
+    with pytest.raises(DataError, match=r"config data.pairs.train: ../elsewhere/p.jsonl is outside the working directory"):
+        SUMMARIZATION.prepared_dir(escape)
     monkeypatch.setenv("SEXTANT_ALLOWED_ROOTS", str(outside))
-    steps.prepare_data(cfg, work / "prepared")
+    MOLECULES.prepare(cfg, work / "prepared")
     report = json.loads(next((work / "prepared").glob("*.json")).read_text())
-    assert sum(report["rows"].values()) == 1  # read, once allowed
+    assert sum(report["rows"].values()) == 20  # read, once allowed
