@@ -37,12 +37,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apps.speech import steps  # noqa: E402
+from apps.speech.app import ASR, TTS  # noqa: E402
 from apps.speech.audio import SAMPLE_RATE  # noqa: E402
-from apps.speech.data import pad_audio  # noqa: E402
+from apps.speech.config import DecodeConfig  # noqa: E402
+from apps.speech.data import load_split, pad_audio  # noqa: E402
+from apps.speech.evaluate import markdown_table, read_entry_audio  # noqa: E402
 from apps.speech.metrics import cer, wer  # noqa: E402
 from apps.speech.peers import PocketSphinx  # noqa: E402
-from apps.speech.recognize import DecodeConfig, Recognizer, timed_transcribe  # noqa: E402
+from apps.speech.predict import Recognizer, timed_transcribe  # noqa: E402
 from benchmarks.core import cpu_name, matmul_peak  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -70,8 +72,8 @@ def recogniser_gflops(recognizer: Recognizer, audios: list, peak: float) -> dict
 
 def tune_decoding(recognizer: Recognizer, data_dir: str, limit: int = 150) -> dict:
     """LM weight and word bonus chosen on validation utterances (never the test split)."""
-    valid = steps.load_split(data_dir, "valid")[:limit]
-    audios, refs = [steps.read_entry_audio(e) for e in valid], [e.text for e in valid]
+    valid = load_split(data_dir, "valid")[:limit]
+    audios, refs = [read_entry_audio(e) for e in valid], [e.text for e in valid]
     log_probs = recognizer.log_probs(audios)
     grid = []
     for weight, bonus in itertools.product((0.3, 0.5, 0.8, 1.1), (0.0, 1.0, 2.0, 3.0)):
@@ -93,11 +95,11 @@ def english_asr(cfg, data_dir: str, model_dir: str, peak: float, train_info: dic
                 "ours (beam + char LM)": chosen}
     rows = []
     groups: dict[str, list] = {}
-    for e in steps.load_split(data_dir, "test"):
+    for e in load_split(data_dir, "test"):
         groups.setdefault(e.extra["voice"], []).append(e)
     sphinx = PocketSphinx()
     for voice, entries in groups.items():
-        audios, refs = [steps.read_entry_audio(e) for e in entries], [e.text for e in entries]
+        audios, refs = [read_entry_audio(e) for e in entries], [e.text for e in entries]
         seconds = sum(len(a) for a in audios) / SAMPLE_RATE
         for name, decode in variants.items():
             recognizer.decode = decode
@@ -110,18 +112,19 @@ def english_asr(cfg, data_dir: str, model_dir: str, peak: float, train_info: dic
         rows.append({"model": "pocketsphinx", "voice": voice, "utterances": len(entries), "wer": wer(refs, hyps),
                      "cer": cer(refs, hyps), "rtf": (time.perf_counter() - start) / seconds})
         print(rows[-1])
-    sample = [steps.read_entry_audio(e) for e in next(iter(groups.values()))[:16]]
+    sample = [read_entry_audio(e) for e in next(iter(groups.values()))[:16]]
     return {"rows": rows, "decode_tuning": tuning, "train": train_info, "speed": recogniser_gflops(recognizer, sample, peak)}
 
 
 def dutch_asr(quick: bool) -> dict:
-    cfg = steps.config("dutch", ["asr.train.max_steps=20", "asr.valid_limit=20", "test_limit=20"] if quick else [])
-    data = steps.prepare_data(cfg, WORK / "data", progress=False)
-    report = steps.validate_data(cfg, data)
-    trained = steps.train_model(cfg, data, WORK / ("speech-nl-quick" if quick else "speech-nl"))
+    cfg = ASR.load_config("dutch", ["train.max_steps=20", "train.valid_limit=20", "data.test_limit=20"] if quick else [])
+    data = ASR.prepare(cfg, WORK / "data" / ASR.prepared_dir(cfg).name)
+    report = ASR.validate(cfg, data)
+    summary = ASR.train(cfg, data, WORK / ("speech-nl-quick" if quick else "speech-nl"))
+    trained = _train_info(summary)
     recognizer = Recognizer.from_folder(trained["model_dir"], cfg.decode)
-    test = steps.load_split(data, "test")[: cfg.test_limit or None]
-    audios, refs = [steps.read_entry_audio(e) for e in test], [e.text for e in test]
+    test = load_split(data, "test")[: cfg.data.test_limit or None]
+    audios, refs = [read_entry_audio(e) for e in test], [e.text for e in test]
     rows = []
     for name, decode in (("ours (greedy)", DecodeConfig(method="greedy")), ("ours (beam + char LM)", cfg.decode)):
         recognizer.decode = decode
@@ -130,17 +133,32 @@ def dutch_asr(quick: bool) -> dict:
                      "wer": wer(refs, hyps), "cer": cer(refs, hyps), "rtf": rtf})
         print(rows[-1])
     examples = [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps, strict=True))[:5]]
-    return {"rows": rows, "data": report, "train": trained, "examples": examples}
+    return {"rows": rows, "data": {"hours": _hours(report)}, "train": trained, "examples": examples}
 
 
-def tts(cfg, data_dir: str, asr_model: str | None, reuse: str | None, quick: bool) -> dict:
-    tts_cfg = replace(cfg, task="tts", round_trip_asr=asr_model or "")
+def tts(config: str, data_dir: Path, asr_model: str | None, reuse: str | None, quick: bool) -> dict:
+    tts_cfg = TTS.load_config(config, [f"round_trip_asr={asr_model or ''}"])
     if reuse:
-        trained = {"model_dir": str(Path(reuse) / "tts" / "best"), "reused": reuse}
-    else:
-        trained = steps.train_model(tts_cfg, data_dir, WORK / ("speech-tts-quick" if quick else "speech-tts"))
-    result = steps.evaluate_model(tts_cfg, trained["model_dir"], data_dir, WORK / "speech-tts-evaluate")
-    return {"rows": result["table"], "train": trained, "plot": result["plot"], "samples": result["samples"]}
+        trained = {"model_dir": str(Path(reuse) / "best"), "reused": reuse}
+    else:  # both stages: the aligner's RUN/best is FastSpeech's --init
+        run = WORK / ("speech-tts-quick" if quick else "speech-tts")
+        aligner = TTS.train(tts_cfg, data_dir, run / "align", "align")
+        trained = {**_train_info(TTS.train(tts_cfg, data_dir, run / "train", "train", init=aligner.model_dir)),
+                   "aligner_seconds": aligner.seconds}
+    result = TTS.evaluate(tts_cfg, trained["model_dir"], data_dir, WORK / "speech-tts-evaluate")
+    return {"rows": result.table, "train": trained, "plot": result.artifacts["plot"], "samples": result.artifacts["samples"]}
+
+
+def _train_info(summary) -> dict:
+    """A stage's summary with the numbers ``train_summary.json`` keeps beside the run (hours, aligner PER),
+    under the names this report uses."""
+    extra = json.loads((Path(summary.model_dir).parent / "train_summary.json").read_text())
+    return {**extra, "model_dir": summary.model_dir, "val_metric": summary.best_metric, "train_seconds": summary.seconds}
+
+
+def _hours(report) -> dict:
+    """``{"train": 1.2, ...}`` from a DataReport's ``hours`` detail (``train 1.2, valid 0.1, test 0.1``)."""
+    return {k: float(v) for k, v in (part.split() for part in report.details["hours"].split(", "))}
 
 
 COLUMNS = ("voice", "utterances", "wer", "cer", "rtf")
@@ -158,9 +176,9 @@ def markdown(r: dict) -> str:
         f"Trained {e['train'].get('steps')} steps ({e['train'].get('train_seconds', 0) / 60:.1f} min) on "
         f"{e['train'].get('train_hours')} h of flite/espeak-ng speech. Beam + LM settings chosen on validation: "
         f"LM weight {best['lm_weight']}, word bonus {best['word_bonus']} (valid WER {best['valid_wer']:.3f})."
-        + (f" The run was trained by `sextant-speech train --task asr --config default --run {e['train']['reused']}` "
+        + (f" The run was trained by `sextant speech-asr train --config default --run {e['train']['reused']}` "
            "(the same code path) and scored here." if e["train"].get("reused") else ""), "",
-        steps.markdown_table(e["rows"], COLUMNS),
+        markdown_table(e["rows"], COLUMNS),
         f"Recogniser forward pass: {e['speed']['gflops']:.1f} GFLOP/s, "
         f"{e['speed']['fraction_of_peak']:.0%} of the matmul peak. RTF = compute seconds per audio second.", "",
     ]
@@ -169,17 +187,18 @@ def markdown(r: dict) -> str:
         lines += ["## Dutch ASR: Fish Fillets NG voice-over, held-out game levels", "",
                   f"Train {d['data']['hours']['train']} h, test {d['data']['hours']['test']} h; "
                   f"{d['train']['steps']} steps ({d['train']['train_seconds'] / 60:.1f} min). No offline Dutch peer.", "",
-                  steps.markdown_table(d["rows"], COLUMNS)]
+                  markdown_table(d["rows"], COLUMNS)]
     if "tts" in r:
         t = r["tts"]
         lines += ["## TTS: FastSpeech + Griffin-Lim on the flite slt voice, 200 held-out sentences", "",
                   "Round-trip WER: the synthesised audio transcribed by pocketsphinx and by our English ASR; the "
                   "reference row is flite slt's own audio of the same sentences. MCD (dB) against that audio, DTW-aligned.",
-                  "", steps.markdown_table(t["rows"], TTS_COLUMNS)]
+                  "", markdown_table(t["rows"], TTS_COLUMNS)]
         tr = t["train"]
         if "steps" in tr:
             lines += [f"Aligner: validation phoneme error rate {tr['aligner_val_per']:.3f}, "
-                      f"{tr['aligner_seconds'] / 60:.1f} min with the alignment of {tr['train_hours']} h; FastSpeech: "
+                      f"{(tr['aligner_seconds'] + tr['align_seconds']) / 60:.1f} min with the alignment of "
+                      f"{tr['train_hours']} h; FastSpeech: "
                       f"{tr['steps']} steps, {tr['train_seconds'] / 60:.1f} min. The synthesis RTF includes Griffin-Lim.", ""]
     return "\n".join(lines) + "\n"
 
@@ -188,29 +207,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny config: checks the script, not the models")
     parser.add_argument("--reuse-asr", default=None, help="an English ASR run folder (its best/) to score instead of training")
-    parser.add_argument("--reuse-tts", default=None, help="a TTS run folder (tts/best inside) to score instead of training")
+    parser.add_argument("--reuse-tts", default=None, help="a TTS train-stage run folder (its best/) to score instead of training")
     parser.add_argument("--skip", nargs="*", default=[], choices=["dutch", "tts"])
     args = parser.parse_args()
     torch.set_num_threads(2)
     peak = matmul_peak((512,) if args.quick else (1024, 2048, 3072))
     print(f"matmul peak: {peak:.1f} GFLOP/s")
-    cfg = steps.config("tiny" if args.quick else "default")
-    data = steps.ensure_prepared(cfg, WORK / "data" if args.quick else None)
+    config = "tiny" if args.quick else "default"
+    cfg = ASR.load_config(config)
+    data = WORK / "data" / ASR.prepared_dir(cfg).name if args.quick else ASR.prepared_dir(cfg)
+    if not ASR.is_prepared(cfg, data):
+        ASR.prepare(cfg, data)
+    validation = ASR.validate(cfg, data)
     report: dict = {"machine": cpu_name(), "python": platform.python_version(), "threads": torch.get_num_threads(),
                     "matmul_peak_gflops": peak, "command": " ".join(["python benchmarks/speech.py", *sys.argv[1:]]),
-                    "data": steps.validate_data(cfg, data)}
+                    "data": {**validation.to_dict(), "hours": _hours(validation)}}
     if args.reuse_asr:
         summary = Path(args.reuse_asr) / "train_summary.json"
         asr = {**(json.loads(summary.read_text()) if summary.is_file() else {}),
                "model_dir": str(Path(args.reuse_asr) / "best"), "reused": args.reuse_asr}
     else:
-        asr = steps.train_model(cfg, data, WORK / ("speech-asr-quick" if args.quick else "speech-asr"))
+        asr = _train_info(ASR.train(cfg, data, WORK / ("speech-asr-quick" if args.quick else "speech-asr")))
     asr.setdefault("train_hours", report["data"]["hours"]["train"])
     report["english"] = english_asr(cfg, data, asr["model_dir"], peak, asr)
     if "dutch" not in args.skip:
         report["dutch"] = dutch_asr(args.quick)
     if "tts" not in args.skip:
-        report["tts"] = tts(cfg, data, asr["model_dir"], args.reuse_tts, args.quick)
+        report["tts"] = tts(config, data, asr["model_dir"], args.reuse_tts, args.quick)
     RESULTS.mkdir(exist_ok=True)
     name = "speech-quick" if args.quick else "speech"
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")

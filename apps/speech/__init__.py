@@ -1,1 +1,2 @@
-"""Speech: audio I/O, text normalisation, manifests and real speech data sets (work in progress: data layer only)."""
+"""Speech: recognition (the ``speech-asr`` App) and synthesis (``speech-tts``) on the shared core, from
+NeMo manifests of generated English, real Dutch/Czech voice-over, or your own recordings (see ``app.py``)."""

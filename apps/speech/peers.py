@@ -19,6 +19,7 @@ import torchaudio
 from shared.errors import ConfigError, DataError
 
 SAMPLE_RATE = 16000
+PEERS = ("pocketsphinx",)  # the names evaluate and the configs' peers take
 _FILLERS = re.compile(r"<[^>]*>|\[[^\]]*\]|\+\+[^+]*\+\+|\(\d+\)")
 _NOT_ALLOWED = re.compile(r"[^a-z' ]+")
 

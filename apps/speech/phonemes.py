@@ -49,3 +49,13 @@ class PhonemeAlphabet:
     @classmethod
     def from_dict(cls, data: dict) -> PhonemeAlphabet:
         return cls(data["symbols"])
+
+
+def phoneme_strings(texts: list[str], alphabet: PhonemeAlphabet | None = None) -> tuple[list[str], PhonemeAlphabet]:
+    """Normalised English texts -> one-character-per-phoneme strings (and the alphabet used; a new
+    one from these texts' phonemes unless given)."""
+    from apps.speech.text import normalize_english, phonemize
+
+    sequences = phonemize([normalize_english(t) for t in texts])
+    alphabet = alphabet or PhonemeAlphabet.from_sequences(sequences)
+    return [alphabet.encode(s) for s in sequences], alphabet

@@ -4,14 +4,15 @@ import numpy as np
 import torch
 
 from apps.speech.audio import SAMPLE_RATE
+from apps.speech.config import DecodeConfig
 from apps.speech.data import AsrTrainingSet, Utterance, collate_asr
+from apps.speech.datasets.synth import get_voice, synthesize
 from apps.speech.features import FeatureConfig
 from apps.speech.metrics import cer
 from apps.speech.model import AsrModelConfig, FastSpeech, SpeechRecognizer, TtsModelConfig
 from apps.speech.modules import length_regulate, subsampled_lengths
-from apps.speech.recognize import DecodeConfig, Recognizer
-from apps.speech.synth import get_voice, synthesize
-from apps.speech.tts import Synthesizer, frame_durations
+from apps.speech.predict import Recognizer, Synthesizer
+from apps.speech.train import frame_durations
 from shared.tokenizers import CharTokenizer
 
 TINY = dict(d_model=32, n_heads=4, layers=2, d_ff=64, subsample_channels=8, conv_kernel=7)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from apps.speech.audio import SAMPLE_RATE
-from apps.speech.corpus import sentence_splits
-from apps.speech.fillets import ROOT, Dialog, level_split, parse_dialogs
-from apps.speech.synth import VOICES, build_speech_set, synthesize
+from apps.speech.datasets.corpus import sentence_splits
+from apps.speech.datasets.fillets import ROOT, Dialog, level_split, parse_dialogs
+from apps.speech.datasets.synth import VOICES, build_speech_set, synthesize
 from shared.errors import DataError
 
 SENTENCE = "the quick brown fox jumps over the lazy dog"
@@ -28,7 +28,7 @@ def test_sentence_splits_are_disjoint_and_deterministic():
 
 def test_english_sentences_from_a_few_documents():
     pytest.importorskip("pocketsphinx")
-    from apps.speech.corpus import english_sentences, shared_data_dir
+    from apps.speech.datasets.corpus import english_sentences, shared_data_dir
 
     try:
         data = shared_data_dir()
@@ -94,7 +94,7 @@ def test_parse_dialogs_handles_escapes_multi_line_calls_and_comments():
 
 @pytest.mark.skipif(not (ROOT / "sound").is_dir(), reason="fillets-ng-data not installed")
 def test_real_dutch_utterances_split_by_level():
-    from apps.speech.fillets import fillets_utterances
+    from apps.speech.datasets.fillets import fillets_utterances
 
     utterances = fillets_utterances("nl")
     assert len(utterances) > 1000 and all(u.text and u.audio_path.is_file() for u in utterances)

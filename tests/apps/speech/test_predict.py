@@ -1,19 +1,28 @@
-"""Batch transcription and synthesis: bad files become error rows, reruns resume, outputs are complete."""
+"""Batch transcription and synthesis (the predictors): bad files become error rows, reruns resume, outputs are complete."""
 
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import soundfile as sf
 
+from apps.speech.app import TTS, TtsOptions
 from apps.speech.audio import resample, write_wav
-from apps.speech.batch import synthesize_paths, transcribe_paths
+from apps.speech.config import DecodeConfig
+from apps.speech.data import load_split
 from apps.speech.manifest import read_manifest
-from apps.speech.recognize import DecodeConfig, Recognizer
-from apps.speech.steps import load_split
-from apps.speech.tts import Synthesizer
+from apps.speech.predict import AsrPredictor
+from shared.app import run_predictor
 from shared.inference import read_outputs
+
+
+def transcribe_paths(predictor: AsrPredictor, paths, out, progress=False, shard_size=None):
+    if shard_size:
+        predictor.shard_size = shard_size
+    result = run_predictor(predictor, [str(p) for p in paths], out, progress=progress)
+    return SimpleNamespace(**result)
 
 
 def _clips(folder: Path, data_dir: str) -> Path:
@@ -34,8 +43,8 @@ def _clips(folder: Path, data_dir: str) -> Path:
 
 def test_bad_files_are_error_rows_and_the_rest_is_transcribed(tiny_speech, tmp_path):
     clips = _clips(tmp_path / "in", tiny_speech["data"])
-    recognizer = Recognizer.from_folder(tiny_speech["asr"]["model_dir"], DecodeConfig(max_seconds=8.0))
-    summary = transcribe_paths(recognizer, [clips], tmp_path / "out", align=True, progress=False)
+    predictor = AsrPredictor(tiny_speech["asr"]["model_dir"], DecodeConfig(max_seconds=8.0), align=True)
+    summary = transcribe_paths(predictor, [clips], tmp_path / "out")
     good = {p.name for p in clips.iterdir()} - {"corrupt.wav", "empty.flac", "silent.wav"}
     assert summary.rows == len(good) + 3 and summary.succeeded == len(good) and summary.errors == 3
     errors = {json.loads(x)["row_id"]: json.loads(x)["reason"] for x in (tmp_path / "out/errors.jsonl").read_text().splitlines()}
@@ -53,11 +62,11 @@ def test_bad_files_are_error_rows_and_the_rest_is_transcribed(tiny_speech, tmp_p
 
 def test_a_killed_transcription_resumes_without_losing_or_duplicating(tiny_speech, tmp_path):
     clips = _clips(tmp_path / "in", tiny_speech["data"])
-    recognizer = Recognizer.from_folder(tiny_speech["asr"]["model_dir"], DecodeConfig(method="greedy"))
-    full = transcribe_paths(recognizer, [clips], tmp_path / "out", progress=False, shard_size=2)
+    predictor = AsrPredictor(tiny_speech["asr"]["model_dir"], DecodeConfig(method="greedy"))
+    full = transcribe_paths(predictor, [clips], tmp_path / "out", shard_size=2)
     before = read_outputs(tmp_path / "out")
     (tmp_path / "out/shard-00001.jsonl").unlink()  # as if the job died while writing the second shard
-    again = transcribe_paths(recognizer, [clips], tmp_path / "out", progress=False, shard_size=2)
+    again = transcribe_paths(predictor, [clips], tmp_path / "out", shard_size=2)
     assert again.skipped_shards == full.written_shards - 1 and again.written_shards == 1
     after = read_outputs(tmp_path / "out")
     strip = [{k: v for k, v in r.items() if k not in ("compute_seconds", "rtf")} for r in before]
@@ -66,20 +75,35 @@ def test_a_killed_transcription_resumes_without_losing_or_duplicating(tiny_speec
 
 def test_a_manifest_is_transcribed_like_a_folder(tiny_speech, tmp_path):
     manifest = Path(json.loads(Path(tiny_speech["data"], "dataset.json").read_text())["splits"]["test"])
-    recognizer = Recognizer.from_folder(tiny_speech["asr"]["model_dir"], DecodeConfig(method="greedy"))
-    summary = transcribe_paths(recognizer, [manifest], tmp_path / "out", progress=False)
+    predictor = AsrPredictor(tiny_speech["asr"]["model_dir"], DecodeConfig(method="greedy"))
+    summary = transcribe_paths(predictor, [manifest], tmp_path / "out")
     assert summary.succeeded == len(read_manifest(manifest)) and summary.errors == 0
 
 
-def test_batch_synthesis_speaks_each_text_file(tiny_speech, tmp_path):
+def test_batch_synthesis_speaks_each_text(tiny_speech, tmp_path):
+    """Every line of a .txt file (and the text of every JSONL line) is a text; unsayable texts and
+    unreadable files are error rows, the rest one WAV each."""
     texts = tmp_path / "texts"
     texts.mkdir()
-    (texts / "a.txt").write_text("The first text. It has two sentences.")
-    (texts / "b.txt").write_text("... !!!")  # nothing to say
+    (texts / "a.txt").write_text("The first text. It has two sentences.\n... !!!\n")  # line 2: nothing to say
+    (texts / "b.jsonl").write_text('{"text": "A second text."}\n{"id": 3}\n')  # line 2: no text
     (texts / "c.txt").write_bytes(b"\xff\xfe\x00bad utf8")
-    summary = synthesize_paths(Synthesizer(tiny_speech["tts"]["model_dir"], griffin_lim_iters=2), [texts],
-                               tmp_path / "out", progress=False)
-    assert summary.succeeded == 1 and summary.errors == 2
-    record = read_outputs(tmp_path / "out")[0]
-    audio, rate = sf.read(tmp_path / "out" / record["audio"])
-    assert rate == 16000 and abs(len(audio) / rate - record["seconds"]) < 0.01
+    predictor = TTS.predictor(tiny_speech["tts"]["model_dir"], TtsOptions(griffin_lim_iters=2))
+    summary = SimpleNamespace(**run_predictor(predictor, [str(texts)], tmp_path / "out", progress=False))
+    assert summary.succeeded == 2 and summary.errors == 3
+    errors = {json.loads(x)["row_id"]: json.loads(x)["reason"] for x in (tmp_path / "out/errors.jsonl").read_text().splitlines()}
+    assert set(errors) == {"a.txt:2", "b.jsonl:2", "c.txt:<file>"} and "nothing to say" in errors["a.txt:2"]
+    index = [json.loads(x) for x in (tmp_path / "out/synthesized.jsonl").read_text().splitlines()]
+    assert [r["row_id"] for r in index] == ["a.txt:1", "b.jsonl:1"] and "audio_flac" not in index[0]
+    for record in index:
+        audio, rate = sf.read(tmp_path / "out" / record["audio"])
+        assert rate == 16000 and abs(len(audio) / rate - record["seconds"]) < 0.01
+
+
+def test_a_text_over_the_length_limit_is_an_error_row(tiny_speech, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEXTANT_MAX_TEXT_CHARS", "40")
+    (tmp_path / "lines.txt").write_text("Short one.\n" + "A much longer text that goes on and on. " * 3 + "\n")
+    predictor = TTS.predictor(tiny_speech["tts"]["model_dir"], TtsOptions(griffin_lim_iters=2))
+    result = run_predictor(predictor, [str(tmp_path / "lines.txt")], tmp_path / "out", progress=False)
+    assert (result["succeeded"], result["errors"]) == (1, 1)
+    assert "over the limit of 40" in (tmp_path / "out/errors.jsonl").read_text()
