@@ -54,7 +54,7 @@ class ForecastingApp:
         "evaluate --config demo --model runs/fc-demo/best --peers SeasonalNaive --peers AutoETS",
     )
     configs = ("default", "demo", "tiny")
-    recipe_modules = ("apps.forecasting.data", "apps.forecasting.app")
+    recipe_modules = ("apps.forecasting.datasets", "apps.forecasting.data", "apps.forecasting.app")
 
     def load_config(self, name: str = "default", overrides: Sequence[str] = ()) -> ForecastConfig:
         from apps.forecasting.config import load_forecast_config
@@ -155,7 +155,7 @@ class ForecastingApp:
         with a repeated timestamp (an error row)."""
         import pandas as pd
 
-        from apps.forecasting.data import load_dataset
+        from apps.forecasting.datasets import load_dataset
 
         folder.mkdir(parents=True, exist_ok=True)
         frame = pd.concat([load_dataset("airpassengers"), load_dataset("wineind")], ignore_index=True)

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from apps.forecasting.data import DATASETS, FillPolicy
+from apps.forecasting.data import FillPolicy
+from apps.forecasting.datasets import DATASETS
 from apps.forecasting.model import ForecastModelConfig
 from shared.config import load_config
 from shared.training import TrainConfig

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.forecasting.data import DATASETS, load_dataset, read_series_file, validate
+from apps.forecasting.data import read_series_file, validate
+from apps.forecasting.datasets import DATASETS, load_dataset
 from shared.errors import DataError
 
 
