@@ -12,7 +12,7 @@ Workload: the summarization app (CPU-bound beam search; transformer training).
   ``LocalCluster`` of 2 worker processes with 1 thread each (``pipelines/fanout.py``).
   Rows/s counts the batch job itself on a running cluster (starting the cluster is reported
   separately); every mode writes the same output set, which the script checks.
-- **Training**: ``sextant-summarize train --config demo`` fine-tuning with a global batch of
+- **Training**: ``sextant summarization train --config demo`` fine-tuning with a global batch of
   32, in one process (2 threads) and with ``--nproc 2`` (2 processes, 1 thread each, gloo).
   Steps/s is measured between two runs of different lengths (20 and 80 steps), so start-up,
   the final validation and checkpointing cancel out.
@@ -43,9 +43,8 @@ WORK = ROOT / "runs" / "bench"
 
 def _train_command(run: Path, steps: int, nproc: int, quick: bool) -> list[str]:
     config = "tiny" if quick else "demo"
-    overrides = [f"fit.finetune.max_steps={steps}", f"fit.finetune.eval_every={steps}", "fit.finetune.progress=false",
-                 "fit.valid_limit=16"]
-    return [sys.executable, "-m", "apps.summarization.cli", "train", "--config", config, "--run", str(run),
+    overrides = [f"train.max_steps={steps}", f"train.eval_every={steps}", "train.progress=false", "train.valid_limit=16"]
+    return [sys.executable, "-m", "shared.cli", "summarization", "train", "--config", config, "--run", str(run),
             "--nproc", str(nproc), "--set", *overrides]
 
 
@@ -64,7 +63,7 @@ def bench_training(work: Path, quick: bool) -> dict:
             if done.returncode != 0:
                 raise RuntimeError(f"training with --nproc {nproc} failed:\n{done.stderr[-3000:]}")
             result = json.loads(done.stdout[done.stdout.index("{"):])
-            seconds[steps] = {"train_seconds": result["train_seconds"], "wall_seconds": wall}
+            seconds[steps] = {"train_seconds": result["seconds"], "wall_seconds": wall}
         rate = (long - short) / (seconds[long]["train_seconds"] - seconds[short]["train_seconds"])
         out[f"{nproc}p"] = {"steps_per_s": rate, "runs": seconds}
     out["speedup"] = out["2p"]["steps_per_s"] / out["1p"]["steps_per_s"]
@@ -73,14 +72,17 @@ def bench_training(work: Path, quick: bool) -> dict:
 
 def _inference_model(work: Path, quick: bool) -> tuple[str, str]:
     """A fine-tuned summarizer and the JSONL of Debian test documents to summarize."""
-    from apps.summarization import steps
+    from apps.summarization.app import APP
+    from apps.summarization.data import load_set
 
-    cfg = steps.config("tiny" if quick else "demo", ["fit.finetune.progress=false"])
-    data = steps.ensure_prepared(cfg, progress=False)
+    cfg = APP.load_config("tiny" if quick else "demo", ["train.progress=false"])
+    data = APP.prepared_dir(cfg)
+    if not APP.is_prepared(cfg, data):
+        APP.prepare(cfg, data)
     model = work / "model"
     if not (model / "best").exists():
-        steps.train_model(cfg, data, model)
-    docs = steps.load_set(data, "test")[: 64 if quick else 1000]
+        APP.train(cfg, data, model)
+    docs = load_set(data, "test")[: 64 if quick else 1000]
     path = work / "documents.jsonl"
     path.write_text("".join(json.dumps({"id": p.id, "document": p.document}) + "\n" for p in docs))
     return str(model / "best"), str(path)
@@ -93,7 +95,7 @@ def _summaries(out: Path) -> dict:
 
 
 def _warm_up() -> None:
-    import apps.summarization.batch  # noqa: F401
+    import apps.summarization.predict  # noqa: F401
     import pipelines.fanout  # noqa: F401
 
 
@@ -101,17 +103,23 @@ def bench_inference(work: Path, quick: bool) -> dict:
     """Rows/s of the summarization batch job: sequential (2 and 1 threads) and fanned out on Dask."""
     import torch
 
-    from apps.summarization import steps
+    from dataclasses import asdict
+
+    from apps.summarization.app import APP, SummarizationOptions
     from pipelines.fanout import run_fanout
+    from shared.app import run_predictor
 
     model, documents = _inference_model(work, quick)
-    decode = steps.config("tiny" if quick else "demo").decode
+    decode = APP.load_config("tiny" if quick else "demo").decode  # the config's beam search, in every mode
+    options = SummarizationOptions(beams=decode.num_beams, max_length=decode.max_length, min_length=decode.min_length,
+                                   no_repeat_ngram=decode.no_repeat_ngram_size, length_penalty=decode.length_penalty,
+                                   batch_size=decode.batch_size)
     modes: dict = {}
     for threads in (2, 1):
         torch.set_num_threads(threads)
         out = work / f"seq-{threads}t"
         subprocess.run(["rm", "-rf", str(out)], check=True)
-        summary = steps.summarize_path(model, documents, out, decode, progress=False)
+        summary = run_predictor(APP.predictor(model, options), documents, out, progress=False)
         modes[f"sequential, {threads} thread{'s' if threads > 1 else ''}"] = {
             "rows": summary["rows"], "rows_per_s": summary["rows_per_second"], "seconds": summary["seconds"]}
     torch.set_num_threads(2)
@@ -128,8 +136,7 @@ def bench_inference(work: Path, quick: bool) -> dict:
                       env=prefect_worker_env()) as cluster, Client(cluster) as client:
         client.run(_warm_up)  # worker processes import torch and the app once, as a long-lived cluster has
         started = time.perf_counter() - start
-        summary = run_fanout("summarization", {"config": "tiny" if quick else "demo"}, model, documents, str(out),
-                             cluster.scheduler_address)
+        summary = run_fanout("summarization", model, documents, str(out), asdict(options), cluster.scheduler_address)
     wall = time.perf_counter() - start
     modes["Dask, 2 workers x 1 thread"] = {"rows": summary["rows"], "rows_per_s": summary["rows_per_second"],
                                            "seconds": summary["seconds"], "cluster_start_seconds": started,

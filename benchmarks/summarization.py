@@ -29,7 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apps.summarization import steps  # noqa: E402
+from apps.summarization.app import APP  # noqa: E402
+from apps.summarization.data import validate  # noqa: E402
+from apps.summarization.metrics import evaluate_model, markdown_table  # noqa: E402
 from benchmarks.core import cpu_name, matmul_peak  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -46,14 +48,14 @@ def markdown(r: dict) -> str:
         f"Data: {json.dumps(r['data']['pairs'])} pairs; {r['data_spec'].get('pretrain_passages')} pretraining passages "
         "(training-split Debian descriptions + gensim's Lee background corpus).", "",
         f"Pretraining (gap sentences): {p.get('steps')} steps in {p.get('seconds', 0) / 60:.1f} min, held-out loss "
-        f"{p.get('val_loss')}. Fine-tuning: {t.get('steps')} steps in {t.get('train_seconds', 0) / 60:.1f} min "
-        f"({t.get('pairs_per_second', 0):.1f} pairs/s); validation ROUGE-L {t.get('val_metric')}.", "",
+        f"{p.get('best_metric')}. Fine-tuning: {t.get('steps')} steps in {t.get('seconds', 0) / 60:.1f} min "
+        f"({t.get('examples_per_second', 0):.1f} pairs/s); validation ROUGE-L {t.get('best_metric')}.", "",
     ]
     for name, label in SET_NAMES.items():
         rows = [x for x in r["scores"]["table"] if x["set"] == name]
         if rows:
             note = r["scores"]["inputs"].get(name, {})
-            lines += [f"## {label}", "", steps.markdown_table(rows),
+            lines += [f"## {label}", "", markdown_table(rows),
                       f"Inputs: median {note.get('median_input_tokens')} tokens; up to {note.get('max_chunks_used')} "
                       f"encoder chunks; {note.get('truncated_documents')} documents truncated.", ""]
     if r.get("samples"):
@@ -70,21 +72,25 @@ def main() -> None:
     torch.set_num_threads(2)
     peak = matmul_peak((512,) if args.quick else (1024, 2048, 3072))
     print(f"matmul peak: {peak:.1f} GFLOP/s")
-    cfg = steps.config("tiny" if args.quick else "default", args.set)
-    data = steps.ensure_prepared(cfg, WORK / "data" if args.quick else None)
+    cfg = APP.load_config("tiny" if args.quick else "default", args.set)
+    data = WORK / "data" / APP.prepared_dir(cfg).name if args.quick else APP.prepared_dir(cfg)
+    if not APP.is_prepared(cfg, data):
+        APP.prepare(cfg, data)
     work = Path(args.reuse) if args.reuse else WORK / ("summarization-quick" if args.quick else "summarization")
     report: dict = {"machine": cpu_name(), "python": platform.python_version(), "threads": torch.get_num_threads(),
                     "matmul_peak_gflops": peak, "command": " ".join(["python benchmarks/summarization.py", *sys.argv[1:]]),
-                    "data": steps.validate_data(cfg, data),
+                    "data": validate(cfg, data),
                     "data_spec": json.loads((Path(data) / "dataset.json").read_text())}
     if args.reuse:
         report["pretrain"] = json.loads((work / "pretrain" / "pretrain_summary.json").read_text())
         report["train"] = json.loads((work / "train" / "train_summary.json").read_text())
     else:
-        report["pretrain"] = steps.pretrain_model(cfg, data, work / "pretrain")
-        report["train"] = steps.train_model(cfg, data, work / "train", report["pretrain"]["model_dir"])
+        pretrained = APP.train(cfg, data, work / "pretrain", "pretrain")
+        APP.train(cfg, data, work / "train", "train", init=pretrained.model_dir)
+        report["pretrain"] = json.loads((work / "pretrain" / "pretrain_summary.json").read_text())
+        report["train"] = json.loads((work / "train" / "train_summary.json").read_text())
     start = time.perf_counter()
-    report["scores"] = steps.evaluate_model(cfg, report["train"]["model_dir"], data, work / "evaluate")
+    report["scores"] = evaluate_model(cfg, report["train"]["model_dir"], data, work / "evaluate")
     report["evaluate_seconds"] = time.perf_counter() - start
     report["samples"] = (work / "evaluate" / "samples.md").read_text()
     RESULTS.mkdir(exist_ok=True)

@@ -36,7 +36,7 @@ TINY = 1e-9  # keeps log() finite where both distributions give a token no mass
 
 @dataclass
 class SummarizerModelConfig:
-    vocab_size: int = 0  # set from the tokenizer
+    vocab_size: int = 8000  # the BPE vocabulary prepare trains; the model takes the tokenizer's actual size
     d_model: int = 256
     n_heads: int = 4
     encoder_layers: int = 4

@@ -81,3 +81,8 @@ def split_sentences(text: str) -> list[str]:
 def words(text: str) -> list[str]:
     """Word tokens: letters and digits, with inner apostrophes, hyphens and dots (``don't``, ``3.5``, ``node.js``)."""
     return _WORD.findall(text)
+
+
+def normalize(text: str) -> str:
+    """One space between words: line breaks and indentation carry no meaning for the model."""
+    return " ".join(text.split())

@@ -7,7 +7,7 @@ picks its checkpoint by ROUGE-L of greedy summaries on validation pairs only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import fields, replace
 from functools import partial
 from pathlib import Path
 
@@ -16,27 +16,17 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from apps.summarization.config import DecodeConfig, PretrainConfig, SummarizationTrainConfig
 from apps.summarization.gap_sentences import gap_sentence_example
 from apps.summarization.metrics import rouge
 from apps.summarization.model import PointerGeneratorSummarizer, SummarizerModelConfig
-from apps.summarization.summarize import DecodeConfig, Summarizer, normalize
+from apps.summarization.predict import Summarizer
+from apps.summarization.sentences import normalize
 from shared.config import config_to_dict
 from shared.errors import DataError
 from shared.model_folder import load_model
 from shared.tokenizers import Tokenizer, pad_sequences
 from shared.training import TrainConfig, Trainer, TrainResult, length_bucketed_batches, seed_everything
-
-
-@dataclass
-class SummarizerTrainConfig:
-    model: SummarizerModelConfig = field(default_factory=SummarizerModelConfig)
-    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=2000, lr=5e-4, eval_every=500))
-    finetune: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=4000, lr=3e-4, eval_every=500))
-    gap_ratio: float = 0.3  # share of a passage's sentences masked in pretraining
-    random_gaps: float = 0.2  # share of passages whose masked sentences are random, not the central ones
-    pretrain_target_tokens: int = 128
-    target_tokens: int = 64
-    valid_limit: int = 200  # validation documents summarized at each fine-tuning evaluation
 
 
 class TextPairs(Dataset):
@@ -80,42 +70,65 @@ def _trainer(model: PointerGeneratorSummarizer, cfg: TrainConfig, out_dir: Path,
                    collate_fn=collate_pairs, tokenizer=tokenizer, metadata=metadata, batches_fn=partial(_bucketed, lengths))
 
 
-def new_model(cfg: SummarizerTrainConfig, tokenizer: Tokenizer) -> PointerGeneratorSummarizer:
-    seed_everything(cfg.finetune.seed)
-    return PointerGeneratorSummarizer(replace(cfg.model, vocab_size=tokenizer.vocab_size))
+def stage_config(cfg: TrainConfig) -> TrainConfig:
+    """The shared loop's settings of one stage (its own fields only, none of the stage's extras)."""
+    return TrainConfig(**{f.name: getattr(cfg, f.name) for f in fields(TrainConfig)})
 
 
-def pretrain(cfg: SummarizerTrainConfig, tokenizer: Tokenizer, passages: list[list[str]],
-             valid_passages: list[list[str]], out_dir: str | Path, resume: bool = False) -> TrainResult:
-    """Gap-sentence pretraining; the best checkpoint (lowest held-out loss) is ``out_dir/best``."""
-    train = TextPairs(gap_sentence_pairs(passages, cfg.gap_ratio, cfg.random_gaps, cfg.pretrain.seed), tokenizer,
-                      cfg.model.window, cfg.pretrain_target_tokens)
-    valid = TextPairs(gap_sentence_pairs(valid_passages, cfg.gap_ratio, 0.0, cfg.pretrain.seed + 1)[: cfg.valid_limit],
-                      tokenizer, cfg.model.window, cfg.pretrain_target_tokens)
+def new_model(model_cfg: SummarizerModelConfig, tokenizer: Tokenizer, seed: int,
+              init_dir: str | Path | None = None) -> PointerGeneratorSummarizer:
+    """A fresh model sized to ``tokenizer``, with the weights of ``init_dir`` when given (which must
+    have been trained with the same tokenizer: the same prepared data)."""
+    seed_everything(seed)
+    model = PointerGeneratorSummarizer(replace(model_cfg, vocab_size=tokenizer.vocab_size))
+    if init_dir is not None:
+        loaded = load_model(init_dir)
+        if not isinstance(loaded.model, PointerGeneratorSummarizer) or loaded.tokenizer is None:
+            raise DataError(f"--init {init_dir} is not a summarization model folder")
+        if loaded.tokenizer.vocab_size != tokenizer.vocab_size or loaded.tokenizer.encode(_PROBE) != tokenizer.encode(_PROBE):
+            raise DataError(f"--init {init_dir} was trained with another tokenizer: train both stages on the "
+                            "same prepared data")
+        try:
+            model.load_state_dict(loaded.model.state_dict())
+        except RuntimeError as err:
+            raise DataError(f"--init {init_dir}: another architecture than model.* ({str(err).splitlines()[0]})") from None
+    return model
+
+
+_PROBE = "The quick brown fox jumps over the lazy dog: 3.5 GB of résumé files, e.g. libfoo-dev."
+
+
+def pretrain(cfg: PretrainConfig, model_cfg: SummarizerModelConfig, tokenizer: Tokenizer, passages: list[list[str]],
+             valid_passages: list[list[str]], out_dir: str | Path, init_dir: str | Path | None = None,
+             resume: bool = False) -> TrainResult:
+    """Gap-sentence pretraining (from ``init_dir`` weights when given); the best checkpoint (lowest
+    held-out loss) is ``out_dir/best``."""
+    train = TextPairs(gap_sentence_pairs(passages, cfg.gap_ratio, cfg.random_gaps, cfg.seed), tokenizer,
+                      model_cfg.window, cfg.target_tokens)
+    valid = TextPairs(gap_sentence_pairs(valid_passages, cfg.gap_ratio, 0.0, cfg.seed + 1)[: cfg.valid_limit],
+                      tokenizer, model_cfg.window, cfg.target_tokens)
     if not len(train) or not len(valid):
         raise DataError("pretraining needs passages of at least two sentences, for training and validation")
-    model = new_model(cfg, tokenizer)
+    model = new_model(model_cfg, tokenizer, cfg.seed, init_dir)
     batches = [collate_pairs([valid[i] for i in range(s, min(s + 32, len(valid)))]) for s in range(0, len(valid), 32)]
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
         return {"val_loss": float(np.mean([m.loss(b).item() for b in batches]))}
 
-    train_cfg = replace(cfg.pretrain, monitor="val_loss", monitor_mode="min")
-    return _trainer(model, train_cfg, Path(out_dir), train, tokenizer, eval_fn,
-                    {"task": "summarization-pretrain"}).fit(train, resume=resume)
+    meta = {"task": "summarization-pretrain", "init": str(init_dir) if init_dir else None}
+    return _trainer(model, stage_config(cfg), Path(out_dir), train, tokenizer, eval_fn,
+                    meta).fit(train, resume=resume)
 
 
-def finetune(cfg: SummarizerTrainConfig, tokenizer: Tokenizer, train_pairs: list[tuple[str, str]],
-             valid_pairs: list[tuple[str, str]], out_dir: str | Path, init_dir: str | Path | None = None,
-             resume: bool = False, metadata: dict | None = None) -> TrainResult:
+def finetune(cfg: SummarizationTrainConfig, model_cfg: SummarizerModelConfig, tokenizer: Tokenizer,
+             train_pairs: list[tuple[str, str]], valid_pairs: list[tuple[str, str]], out_dir: str | Path,
+             init_dir: str | Path | None = None, resume: bool = False, metadata: dict | None = None) -> TrainResult:
     """Fine-tune on (document, summary) pairs from ``init_dir`` weights (or from scratch); the best
     checkpoint (highest validation ROUGE-L, greedy decoding) is ``out_dir/best``."""
     if not train_pairs or not valid_pairs:
         raise DataError("fine-tuning needs training and validation pairs")
-    model = new_model(cfg, tokenizer)
-    if init_dir is not None:
-        model.load_state_dict(load_model(init_dir).model.state_dict())
-    train = TextPairs(train_pairs, tokenizer, cfg.model.window, cfg.target_tokens)
+    model = new_model(model_cfg, tokenizer, cfg.seed, init_dir)
+    train = TextPairs(train_pairs, tokenizer, model_cfg.window, cfg.target_tokens)
     held_out = valid_pairs[: cfg.valid_limit]
     greedy = DecodeConfig(num_beams=1, max_length=cfg.target_tokens, batch_size=32)
 
@@ -124,6 +137,6 @@ def finetune(cfg: SummarizerTrainConfig, tokenizer: Tokenizer, train_pairs: list
         scores = rouge([s for _, s in held_out], [f.text for f in found])
         return {"val_rougeL": scores["rougeL"], "val_rouge1": scores["rouge1"]}
 
-    train_cfg = replace(cfg.finetune, monitor="val_rougeL", monitor_mode="max")
     meta = {"task": "summarization", "pretrained": str(init_dir) if init_dir else None, **(metadata or {})}
-    return _trainer(model, train_cfg, Path(out_dir), train, tokenizer, eval_fn, meta).fit(train, resume=resume)
+    return _trainer(model, stage_config(cfg), Path(out_dir), train, tokenizer, eval_fn,
+                    meta).fit(train, resume=resume)

@@ -307,7 +307,7 @@ def _image_cases(good: list[Path]) -> list[BadInput]:
 
 
 def vision_bad_inputs(models: Path) -> AppBadInputs:
-    from apps.vision.cli import main
+    from apps.vision.app import main
 
     tiny = tiny_model("vision", models)
     good = sorted(Path(tiny.data, "test").glob("*.png"))[:2]
@@ -316,11 +316,11 @@ def vision_bad_inputs(models: Path) -> AppBadInputs:
 
 
 def ocr_bad_inputs(models: Path) -> AppBadInputs:
-    from apps.ocr.cli import main
+    from apps.ocr.app import main
 
     tiny = tiny_model("ocr", models)
     good = sorted(Path(tiny.data, "images", "test").glob("*.png"))[:2]
-    return AppBadInputs("ocr", main, lambda src, out: ["read", str(src), "--model", str(tiny.model), "--out", str(out),
+    return AppBadInputs("ocr", main, lambda src, out: ["predict", str(src), "--model", str(tiny.model), "--out", str(out),
                                                        "--format", "jsonl", "--decode", "greedy"], _image_cases(good))
 
 
@@ -389,13 +389,14 @@ def _read_wav(path: Path) -> np.ndarray:
 
 
 def speech_bad_inputs(models: Path) -> AppBadInputs:
-    from apps.speech import steps
-    from apps.speech.cli import main
+    from apps.speech.app import main
+    from apps.speech.data import load_split
 
-    tiny = tiny_model("speech", models)
-    good = [Path(e.audio_filepath) for e in steps.load_split(tiny.data, "test")[:2]]
-    return AppBadInputs("speech", main, lambda src, out: ["transcribe", str(src), "--model", str(tiny.model), "--out",
-                                                          str(out), "--decode", "greedy"], _audio_cases(good))
+    tiny = tiny_model("speech-asr", models)
+    good = [Path(e.audio_filepath) for e in load_split(tiny.data, "test")[:2]]
+    return AppBadInputs("speech-asr", lambda argv: main(["asr", *argv]),  # sextant-speech asr ... is sextant speech-asr ...
+                        lambda src, out: ["predict", str(src), "--model", str(tiny.model), "--out", str(out),
+                                          "--decode", "greedy"], _audio_cases(good))
 
 
 # ------------------------------------------------------------------ documents (summarization)
@@ -434,11 +435,11 @@ def _text_folder(good: list[str], bad: bytes) -> Writer:
 
 
 def summarization_bad_inputs(models: Path) -> AppBadInputs:
-    from apps.summarization import steps
-    from apps.summarization.cli import main
+    from apps.summarization.app import main
+    from apps.summarization.data import load_set
 
     tiny = tiny_model("summarization", models)
-    good = [p.document for p in steps.load_set(tiny.data, "test")[:2]]
+    good = [p.document for p in load_set(tiny.data, "test")[:2]]
     ids = ("good1", "good2")
     long_doc = " ".join(good * 40)
     cases = [
@@ -464,8 +465,8 @@ def summarization_bad_inputs(models: Path) -> AppBadInputs:
         BadInput("binary file named .jsonl", _raw(np.random.default_rng(2).bytes(3000)), None, "refused"),
         BadInput("input path that does not exist", _missing, None, "refused"),
     ]
-    return AppBadInputs("summarization", main, lambda src, out: [str(src), "--model", str(tiny.model), "--out", str(out),
-                                                                 "--format", "jsonl", "--beams", "1",
+    return AppBadInputs("summarization", main, lambda src, out: ["predict", str(src), "--model", str(tiny.model),
+                                                                 "--out", str(out), "--format", "jsonl", "--beams", "1",
                                                                  "--max-length", "8"], cases)
 
 
@@ -482,7 +483,7 @@ def _smiles_csv(bad: str) -> Writer:
 
 
 def molecules_bad_inputs(models: Path) -> AppBadInputs:
-    from apps.molecules.cli import main
+    from apps.molecules.app import main
 
     tiny = tiny_model("molecules", models)
     ids = ("mols:0", "mols:2")
@@ -577,7 +578,7 @@ def forecasting_bad_inputs(models: Path) -> AppBadInputs:
 BUILDERS: dict[str, Callable[[Path], AppBadInputs]] = {
     "forecasting": forecasting_bad_inputs,
     "molecules": molecules_bad_inputs,
-    "speech": speech_bad_inputs,
+    "speech-asr": speech_bad_inputs,
     "vision": vision_bad_inputs,
     "ocr": ocr_bad_inputs,
     "summarization": summarization_bad_inputs,

@@ -59,16 +59,16 @@ def _forecasting(work: Path, models: Path) -> Command:
 
 def _summarization(work: Path, models: Path) -> Command:
     """A tiny summarizer and a JSONL of 190 Debian test documents plus 2 bad lines."""
-    from apps.summarization import steps
+    from apps.summarization.data import load_set
 
     tiny = tiny_model("summarization", models)
-    docs = [p.document for p in steps.load_set(tiny.data, "test")]
+    docs = [p.document for p in load_set(tiny.data, "test")]
     docs = (docs * (192 // len(docs) + 1))[:190]
     lines = [json.dumps({"id": f"d{i:03d}", "document": d}) for i, d in enumerate(docs)]
     lines += [json.dumps({"id": "empty", "document": "  "}), json.dumps({"id": "number", "document": 7})]
     (work / "docs.jsonl").write_text("\n".join(lines) + "\n")
-    return lambda out: _python_module("apps.summarization.cli", str(work / "docs.jsonl"), "--model", str(tiny.model),
-                                      "--out", str(out), "--format", "jsonl", "--beams", "2", "--max-length", "12")
+    return lambda out: _predict("summarization", str(work / "docs.jsonl"), "--model", str(tiny.model), "--out", str(out),
+                                "--format", "jsonl", "--beams", "4", "--max-length", "32")
 
 
 def _image_folder(sources: list[Path], folder: Path, stem: str, truncate_at: int) -> Path:
@@ -85,32 +85,29 @@ def _vision(work: Path, models: Path) -> Command:
     """A tiny segmentation/detection model and a folder of 190 test tiles plus 2 corrupt files."""
     tiny = tiny_model("vision", models)
     images = _image_folder(sorted(Path(tiny.data, "test").glob("*.png")), work / "images", "tile", 100)
-    return lambda out: _python_module("apps.vision.cli", "predict", str(images), "--model", str(tiny.model), "--out", str(out),
-                                      "--no-flips")
+    return lambda out: _predict("vision", str(images), "--model", str(tiny.model), "--out", str(out), "--no-flips")
 
 
 def _ocr(work: Path, models: Path) -> Command:
     """A tiny line model and a folder of 190 rendered test lines plus 2 corrupt files."""
     tiny = tiny_model("ocr", models)
     lines = _image_folder(sorted(Path(tiny.data, "images", "test").glob("*.png")), work / "lines", "line", 80)
-    return lambda out: _python_module("apps.ocr.cli", "read", str(lines), "--model", str(tiny.model), "--out", str(out),
-                                      "--format", "jsonl")
+    return lambda out: _predict("ocr", str(lines), "--model", str(tiny.model), "--out", str(out), "--format", "jsonl")
 
 
 def _speech(work: Path, models: Path) -> Command:
     """A tiny ASR model and a folder of 190 generated test clips plus a corrupt and an empty file."""
-    from apps.speech import steps
+    from apps.speech.data import load_split
 
-    tiny = tiny_model("speech", models)
-    clips = [Path(e.audio_filepath) for e in steps.load_split(tiny.data, "test")]
+    tiny = tiny_model("speech-asr", models)
+    clips = [Path(e.audio_filepath) for e in load_split(tiny.data, "test")]
     folder = work / "clips"
     folder.mkdir()
     for i in range(190):
         shutil.copy(clips[i % len(clips)], folder / f"clip-{i:03d}.wav")
     (folder / "truncated.wav").write_bytes(clips[0].read_bytes()[:30])
     (folder / "empty.wav").write_bytes(b"")
-    return lambda out: _python_module("apps.speech.cli", "transcribe", str(folder), "--model", str(tiny.model), "--out", str(out),
-                                      "--decode", "greedy")
+    return lambda out: _predict("speech-asr", str(folder), "--model", str(tiny.model), "--out", str(out), "--decode", "greedy")
 
 
 def _molecules(work: Path, models: Path) -> Command:
@@ -121,8 +118,8 @@ def _molecules(work: Path, models: Path) -> Command:
     smiles = pd.read_parquet(next(tiny.data.glob("*.parquet")))["smiles"].tolist()
     rows = [smiles[i % len(smiles)] for i in range(6000)] + ["C1CC", "not a molecule", ""]
     pd.DataFrame({"smiles": rows}).to_csv(work / "molecules.csv", index=False)
-    return lambda out: _python_module("apps.molecules.cli", "predict", str(work / "molecules.csv"), "--model", str(tiny.model),
-                                      "--out", str(out), "--mc-samples", "2")
+    return lambda out: _predict("molecules", str(work / "molecules.csv"), "--model", str(tiny.model), "--out", str(out),
+                                "--mc-samples", "2")
 
 
 def batch_jobs(synthetic_rows: int) -> list[BatchJob]:
@@ -133,8 +130,8 @@ def batch_jobs(synthetic_rows: int) -> list[BatchJob]:
         BatchJob("summarization (192 documents)", "summarization", _summarization, shards=3,
                  same_files=("summaries.jsonl",)),
         BatchJob("vision predict (192 images)", "vision", _vision, shards=3),
-        BatchJob("OCR read (192 line images)", "ocr", _ocr, shards=3),
-        BatchJob("speech transcribe (192 clips)", "speech", _speech, shards=3, volatile=("compute_seconds", "rtf")),
+        BatchJob("OCR predict (192 line images)", "ocr", _ocr, shards=3),
+        BatchJob("speech-asr predict (192 clips)", "speech-asr", _speech, shards=3, volatile=("compute_seconds", "rtf")),
         BatchJob("molecules predict (6,003 SMILES)", "molecules", _molecules, shards=3),
     ]
 

@@ -57,7 +57,7 @@ def test_forecasting_reader_gives_rows_or_one_line_errors(tmp_path, header, rows
                                                                               st.none()), max_size=3)))),
     max_size=12))
 def test_summarization_jsonl_rows_are_documents_or_error_rows(tmp_path, lines):
-    from apps.summarization.batch import document_rows
+    from apps.summarization.predict import document_rows
 
     path = tmp_path / "docs.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")

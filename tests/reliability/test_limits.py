@@ -58,7 +58,7 @@ def test_audio_over_the_duration_limit_is_refused_unread(tmp_path, monkeypatch):
 
 
 def test_documents_over_the_length_limit_become_error_rows(tmp_path, monkeypatch):
-    from apps.summarization.batch import document_rows
+    from apps.summarization.predict import document_rows
 
     (tmp_path / "short.txt").write_text("A short document. It has two sentences.")
     (tmp_path / "long.txt").write_text("word " * 1000)

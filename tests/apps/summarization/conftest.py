@@ -2,14 +2,15 @@
 
 import pytest
 
-from apps.summarization import steps
+from apps.summarization.app import APP
 
 
 @pytest.fixture(scope="session")
 def tiny_summ(tmp_path_factory):
     root = tmp_path_factory.mktemp("summarization")
-    cfg = steps.config("tiny")
-    data = steps.prepare_data(cfg, root / "data", progress=False)
-    pretrained = steps.pretrain_model(cfg, data, root / "pretrain")
-    trained = steps.train_model(cfg, data, root / "run", pretrained["model_dir"])
-    return {"cfg": cfg, "data": data, "model": trained["model_dir"], "pretrained": pretrained, "root": root}
+    cfg = APP.load_config("tiny")
+    data = APP.prepare(cfg, root / "data")
+    pretrained = APP.train(cfg, data, root / "pretrain", "pretrain")
+    trained = APP.train(cfg, data, root / "run", "train", init=pretrained.model_dir)
+    return {"cfg": cfg, "data": data, "model": trained.model_dir, "pretrained": pretrained.to_dict(),
+            "trained": trained.to_dict(), "root": root}

@@ -1,6 +1,7 @@
-"""Long documents: Wikipedia articles (body -> lead section) from the dump inside the gensim wheel.
+"""Long documents: Wikipedia articles (body -> lead section) from the dump inside the gensim wheel
+(a test-only transfer set).
 
-gensim ships a shortened English Wikipedia dump (and the Lee corpus) as test
+gensim ships a shortened English Wikipedia dump (and the Lee corpus, :mod:`.lee`) as test
 data; only the files are read, gensim is never imported. Wikitext is cleaned by
 a small scanner: references, tables, files, categories and most templates are
 dropped (a few inline ones such as ``{{convert}}`` and ``{{lang}}`` keep their
@@ -22,7 +23,6 @@ from shared.errors import DataError
 from shared.package_data import package_dir
 
 DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
-LEE_BACKGROUND = "lee_background.cor"
 SKIPPED_SECTIONS = frozenset({"see also", "references", "external links", "further reading", "notes", "bibliography",
                               "sources", "footnotes", "citations", "notes and references", "references and notes"})
 DATE_TEMPLATES = frozenset({"birth date", "death date", "birth date and age", "death date and age", "start date",
@@ -308,9 +308,3 @@ def article_pairs(path: Path | None = None, min_body_words: int = 300, min_lead_
         if len(body.split()) >= min_body_words and len(lead.split()) >= min_lead_words:
             pairs.append({"id": title, "document": body, "summary": lead})
     return pairs
-
-
-def lee_background_text() -> list[str]:
-    """The documents of gensim's Lee background corpus (one per line), for self-supervised pretraining."""
-    lines = gensim_test_file(LEE_BACKGROUND).read_text(encoding="utf-8", errors="replace").splitlines()
-    return [" ".join(line.split()) for line in lines if line.strip()]
