@@ -19,10 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from apps.summarization.datasets import SummaryPair
 from apps.summarization.sentences import normalize, split_sentences
 from shared.errors import DataError
 
@@ -31,18 +32,6 @@ if TYPE_CHECKING:
 
 SPLITS = ("train", "valid", "test")
 MAIN_SET = "test"  # the in-domain test split; champions are chosen on its ROUGE-L
-
-
-@dataclass
-class SummaryPair:
-    """One document and, when known, its reference summary."""
-
-    id: str
-    document: str
-    summary: str | None = None
-
-    def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 def document_key(text: str) -> str:

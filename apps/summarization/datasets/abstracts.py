@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apps.summarization.data import SummaryPair
+from apps.summarization.datasets import SummaryPair
 from shared.given_data import ABSTRACTS, given_rows
 
 

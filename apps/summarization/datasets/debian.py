@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from apps.summarization.data import SummaryPair
+from apps.summarization.datasets import SummaryPair
 from apps.summarization.sentences import split_sentences
 from shared.errors import DataError
 from shared.given_data import DEBIAN, given_rows
