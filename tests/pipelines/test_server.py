@@ -62,7 +62,7 @@ def test_deployed_flow_runs_on_a_postgres_backed_server(running_server, tmp_path
         assert _listening_hosts(port) == {"127.0.0.1"}, port
     server.prefect(state, "deploy", "--name", "forecasting-nightly-retrain")
     params = {"config": "tiny", "registry": str(tmp_path / "registry"), "run_root": str(tmp_path / "runs"),
-              "data_dir": str(tmp_path / "data")}
+              "prepared": str(tmp_path / "data")}
     run = server.prefect(state, "deployment", "run", DEPLOYMENT, "--params", json.dumps(params), "--watch",
                          "--watch-timeout", "600")
     assert "Completed" in run.stdout, run.stdout[-2000:]
