@@ -55,10 +55,18 @@ def test_prepare_train_evaluate_predict_on_the_users_format(app, tmp_path, monke
         assert Path(summary["model_dir"]).is_dir() and summary["steps"] >= 1
         init = summary["model_dir"]
 
+    seen: dict[str, Evaluation] = {}
+    evaluate = app.evaluate
+
+    def recording(*args, **kwargs):  # the CLI's own evaluation, kept for the checks below
+        seen["evaluation"] = evaluate(*args, **kwargs)
+        return seen["evaluation"]
+
+    monkeypatch.setattr(app, "evaluate", recording)
     assert main([app.name, "evaluate", *tiny, "--model", init, "--out", "eval"]) == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
-    assert "held out:" in printed
-    evaluation: Evaluation = app.evaluate(cfg, init, app.prepared_dir(cfg), tmp_path / "eval-again")
+    evaluation = seen["evaluation"]
+    assert f"held out: {evaluation.split_rule}" in printed and "ours" in printed
     models = {row["model"] for row in evaluation.table}
     assert "ours" in models and len(models) >= 2, models  # ours next to at least one peer
     assert evaluation.metric in evaluation.ours and evaluation.split_rule
