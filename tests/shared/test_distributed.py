@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+pytestmark = pytest.mark.integration  # torchrun starts several processes
+
 from shared.distributed import without_option
 
 ROOT = Path(__file__).resolve().parents[2]

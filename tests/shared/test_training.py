@@ -24,6 +24,7 @@ def _trainer(tmp_path, train_cfg, model_cfg=None, eval_fn=None, callbacks=(), se
                    eval_fn=eval_fn, collate_fn=collate, callbacks=callbacks)
 
 
+@pytest.mark.slow
 def test_copy_and_reverse_reach_99_percent_on_held_out(tmp_path):
     task = SeqTaskConfig(train_size=4000, test_size=500)
     train, test = make_splits(task)

@@ -80,6 +80,7 @@ def test_tiny_regression_run_scores_ours_and_peers(tmp_path, dataset, split):
     np.testing.assert_allclose(predict(reloaded, graphs), predict(fitted.model, graphs), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_tiny_classification_run(tmp_path):
     cfg = load_molecules_config("tiny", ["data.dataset=b3db_classification", "data.split=random",
                                          "train.max_steps=4", "train.eval_every=2"])

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from apps.ocr.config import DecodeConfig
@@ -42,6 +43,7 @@ def test_confidence_is_the_geometric_mean_of_the_emitting_frames():
     assert math.isclose(ctc_confidence(_log_probs([0, 0], p=0.6), []), 0.6, rel_tol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_tiny_model_overfits_ten_lines_to_cer_zero():
     torch.manual_seed(0)
     font = family_fonts("comic-neue")[0]

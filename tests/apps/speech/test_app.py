@@ -47,6 +47,7 @@ def test_asr_evaluation_scores_ours_and_pocketsphinx_per_voice(tiny_speech, tmp_
     assert result.registry_name == "speech-asr-english" and result.split_rule
 
 
+@pytest.mark.slow
 def test_tts_evaluation_reports_round_trip_wer_mcd_and_speed(tiny_speech, tmp_path):
     cfg = TTS.load_config("tiny", [f"round_trip_asr={tiny_speech['asr']['model_dir']}"])
     result = TTS.evaluate(cfg, tiny_speech["tts"]["model_dir"], tiny_speech["data"], tmp_path)
