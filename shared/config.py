@@ -150,6 +150,19 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return result
 
 
+def config_file(name_or_path: str | Path, config_dir: str | Path) -> Path:
+    """A shipped config by name (``<config_dir>/<name>.yaml``), or a YAML file by its path."""
+    path = Path(name_or_path)
+    return path if path.suffix else Path(config_dir) / f"{name_or_path}.yaml"
+
+
+def check_names(given: list[str], known: tuple[str, ...] | list[str], what: str, hint: str = "") -> None:
+    """Raise a one-line ValueError naming every entry of ``given`` that is not ``known``."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; available: {list(known)}{hint}")
+
+
 def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] | None = None) -> C:
     """Load ``cls`` from a YAML file (or its defaults) plus command-line overrides."""
     data: dict[str, Any] = {}

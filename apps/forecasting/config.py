@@ -9,7 +9,7 @@ from typing import Literal
 from apps.forecasting.data import FillPolicy
 from apps.forecasting.datasets import DATASETS
 from apps.forecasting.model import ForecastModelConfig
-from shared.config import load_config
+from shared.config import check_names, config_file, load_config
 from shared.training import TrainConfig
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -52,14 +52,9 @@ class ForecastConfig:
     def __post_init__(self) -> None:
         if self.data.horizon > self.model.max_horizon:
             raise ValueError(f"horizon {self.data.horizon} exceeds the model's max_horizon {self.model.max_horizon}")
-        unknown = sorted(set(self.peers) - set(PEERS))
-        if unknown:
-            raise ValueError(f"unknown peer(s) {unknown}; available: {list(PEERS)}")
+        check_names(self.peers, PEERS, "peer")
 
 
 def load_forecast_config(name_or_path: str = "default", overrides: list[str] | None = None) -> ForecastConfig:
     """``default``, ``demo`` or ``tiny`` (shipped configs), or a path to a YAML file."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = CONFIG_DIR / f"{name_or_path}.yaml"
-    return load_config(ForecastConfig, path, overrides)
+    return load_config(ForecastConfig, config_file(name_or_path, CONFIG_DIR), overrides)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from apps.molecules.model import MoleculeModelConfig
 from apps.molecules.peers import PEERS
-from shared.config import load_config
+from shared.config import check_names, config_file, load_config
 from shared.training import TrainConfig
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -58,16 +58,11 @@ class MoleculesConfig:
     peer_trees: int = 500
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.peers) - set(PEERS))
-        if unknown:
-            raise ValueError(f"unknown peer(s) {unknown}; available: {list(PEERS)}")
+        check_names(self.peers, PEERS, "peer")
         if self.model.descriptors and self.model.kind != "graph":
             raise ValueError("model.descriptors is an option of the graph model (model.kind=graph)")
 
 
 def load_molecules_config(name_or_path: str = "default", overrides: list[str] | None = None) -> MoleculesConfig:
     """``default``, ``demo`` or ``tiny`` (shipped configs), or a path to a YAML file."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = CONFIG_DIR / f"{name_or_path}.yaml"
-    return load_config(MoleculesConfig, path, overrides)
+    return load_config(MoleculesConfig, config_file(name_or_path, CONFIG_DIR), overrides)

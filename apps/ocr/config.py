@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from apps.ocr.model import OcrModelConfig
-from shared.config import load_config
+from shared.config import check_names, config_file, load_config
 from shared.training import TrainConfig
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -99,11 +99,9 @@ class OcrConfig:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
     def __post_init__(self) -> None:
-        if unknown := sorted(set(self.peers) - set(PEERS)):
-            raise ValueError(f"unknown peer(s) {unknown}; available: {list(PEERS)}")
+        check_names(self.peers, PEERS, "peer")
 
 
 def load_ocr_config(name: str = "default", overrides: list[str] | None = None) -> OcrConfig:
     """``default``, ``demo`` or ``tiny`` (shipped configs), or a path to a YAML file."""
-    path = Path(name) if Path(name).suffix else CONFIG_DIR / f"{name}.yaml"
-    return load_config(OcrConfig, path, overrides)
+    return load_config(OcrConfig, config_file(name, CONFIG_DIR), overrides)

@@ -14,7 +14,7 @@ from typing import Literal
 from apps.vision.datasets.scenes import SceneConfig
 from apps.vision.losses import LossWeights
 from apps.vision.model import VisionModelConfig
-from shared.config import load_config
+from shared.config import check_names, config_file, load_config
 from shared.training import TrainConfig
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -77,14 +77,9 @@ class VisionConfig:
     peers: list[str] = field(default_factory=lambda: list(PEERS))
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.peers) - set(PEERS))
-        if unknown:
-            raise ValueError(f"unknown peer(s) {unknown}; available: {list(PEERS)} (YOLOv8n: benchmarks/vision.py)")
+        check_names(self.peers, PEERS, "peer", " (YOLOv8n: benchmarks/vision.py)")
 
 
 def load_vision_config(name_or_path: str = "default", overrides: list[str] | None = None) -> VisionConfig:
     """``default``, ``demo``, ``scenes`` or ``tiny`` (shipped configs), or a path to a YAML file."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = CONFIG_DIR / f"{name_or_path}.yaml"
-    return load_config(VisionConfig, path, overrides)
+    return load_config(VisionConfig, config_file(name_or_path, CONFIG_DIR), overrides)
