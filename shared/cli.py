@@ -25,7 +25,7 @@ import typer
 # Typer carries its own copy of click; its exceptions are the ones its commands raise.
 from typer._click import exceptions as click_errors
 
-from shared.app import App, installed_apps, options_dict, options_from, run_predictor
+from shared.app import App, installed_apps, options_from, run_predictor
 from shared.errors import SextantError
 
 # What the user typed after the program name: a data-parallel run re-runs the same command under
