@@ -4,6 +4,13 @@ AdamW with linear warm-up and cosine decay, gradient clipping, validation
 every N steps, early stopping on a named metric, atomic checkpoints, exact
 resume and a progress bar.
 
+With ``ema_decay`` > 0 the trainer also keeps an exponential moving average of
+the weights (timm's :class:`~timm.utils.ModelEmaV3`, its decay warming up as
+``1 - (1 + step) ** -3/4`` to at most ``ema_decay``). The averaged weights are
+the ones evaluated, selected and saved as the model; each checkpoint also
+holds the raw training weights (``training_weights.safetensors``), so a resumed
+run continues both exactly.
+
 Checkpoints live in ``<out_dir>/checkpoints/step-XXXXXXXX/``: a complete
 model folder (see :mod:`shared.model_folder`) plus ``optimizer.pt`` and
 ``trainer_state.json``. Each is built under a temporary name and renamed into
@@ -34,6 +41,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import Tensor, nn
+from safetensors.torch import load_model as load_safetensors_into
+from safetensors.torch import save_model as save_safetensors_from
+from timm.utils import ModelEmaV3
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
@@ -46,6 +56,7 @@ from shared.tokenizers import Tokenizer
 
 LossFn = Callable[[nn.Module, Any], "Tensor | tuple[Tensor, dict[str, float]]"]
 EvalFn = Callable[[nn.Module], dict[str, float]]
+TRAINING_WEIGHTS = "training_weights.safetensors"  # a checkpoint's raw weights when the model folder holds the EMA
 
 
 class TrainingError(SextantError):
@@ -72,10 +83,13 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     progress: bool = True
+    ema_decay: float = 0.0  # > 0: evaluate and save an exponential moving average of the weights
 
     def __post_init__(self) -> None:
         if self.max_steps < 1 or self.batch_size < 1 or self.eval_every < 1:
             raise ValueError("max_steps, batch_size and eval_every must be positive")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
         if self.lr <= 0:
             raise ValueError("lr must be positive")
 
@@ -175,7 +189,8 @@ class Trainer:
     ``model_config`` and ``tokenizer`` make each checkpoint a loadable model
     folder. ``callbacks`` are called as ``cb(trainer, step)`` after each step.
     ``batches_fn`` orders each epoch (default: shuffled fixed-size batches; see
-    :func:`length_bucketed_batches` for variable-length data).
+    :func:`length_bucketed_batches` for variable-length data). With ``cfg.ema_decay``,
+    :attr:`evaluated` is the moving average (``eval_fn`` and checkpoints see it).
     """
 
     def __init__(
@@ -206,8 +221,15 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.batches_fn = batches_fn  # (num_items, batch_size, seed, epoch) -> index batches
         self.optimizer = make_optimizer(model, cfg)
+        self.ema = (ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=True, warmup_power=0.75)
+                    if cfg.ema_decay > 0 else None)
         self.state = _State()
         self.world = distributed.World()
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The weights that are evaluated and saved: the moving average when there is one."""
+        return self.ema.module if self.ema is not None else self.model
 
     # ----------------------------------------------------------------- checkpoints
     @property
@@ -229,7 +251,9 @@ class Trainer:
         if self.state.history:
             metadata["metrics"] = self.state.history[-1]
         with atomic_directory(step_dir) as tmp:
-            write_model_files(tmp, self.model, self.builder, self.model_config, self.tokenizer, metadata)
+            write_model_files(tmp, self.evaluated, self.builder, self.model_config, self.tokenizer, metadata)
+            if self.ema is not None:
+                save_safetensors_from(self.model, str(tmp / TRAINING_WEIGHTS))
             torch.save(
                 {"optimizer": self.optimizer.state_dict(), "torch_rng": torch.get_rng_state()},
                 tmp / "optimizer.pt",
@@ -274,7 +298,15 @@ class Trainer:
         if state.pop("model_config") != self.model_config:
             raise CheckpointError(f"{last}: checkpoint was trained with a different model config")
         loaded = load_model(last)
-        self.model.load_state_dict(loaded.model.state_dict())
+        if self.ema is not None:
+            if not (last / TRAINING_WEIGHTS).is_file():
+                raise CheckpointError(f"{last}: saved without a moving average; resume with the ema_decay it had")
+            self.ema.module.load_state_dict(loaded.model.state_dict())
+            load_safetensors_into(self.model, str(last / TRAINING_WEIGHTS))
+        else:
+            if (last / TRAINING_WEIGHTS).is_file():
+                raise CheckpointError(f"{last}: saved with a moving average (train.ema_decay); resume with it on")
+            self.model.load_state_dict(loaded.model.state_dict())
         extra = torch.load(last / "optimizer.pt", weights_only=True)
         self.optimizer.load_state_dict(extra["optimizer"])
         torch.set_rng_state(extra["torch_rng"])
@@ -295,11 +327,12 @@ class Trainer:
         if train_losses:
             metrics["train_loss"] = float(np.mean(train_losses))
         if self.eval_fn is not None:
-            was_training = self.model.training
-            self.model.eval()
+            model = self.evaluated
+            was_training = model.training
+            model.eval()
             with torch.no_grad():
-                metrics.update({k: float(v) for k, v in self.eval_fn(self.model).items()})
-            self.model.train(was_training)
+                metrics.update({k: float(v) for k, v in self.eval_fn(model).items()})
+            model.train(was_training)
         return metrics
 
     def _improved(self, value: float) -> bool:
@@ -324,6 +357,8 @@ class Trainer:
             tqdm.write(f"no checkpoint in {self.out_dir}; starting from scratch")
         if world.distributed:
             distributed.broadcast_parameters(self.model)
+            if self.ema is not None and self.state.step == 0:
+                self.ema.set(self.model)  # every rank averages rank 0's starting weights
         state = self.state
         self.model.train()
         stopped_early = False
@@ -358,6 +393,8 @@ class Trainer:
                     nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
                 self.optimizer.step()
                 state.step += 1
+                if self.ema is not None:
+                    self.ema.update(self.model, step=state.step)
                 state.batch_in_epoch += 1
                 state.last_loss = step_loss
                 state.pending_losses.append(state.last_loss)

@@ -1,7 +1,13 @@
-"""The pre-norm transformer block shared by encoders and decoders."""
+"""The pre-norm transformer block shared by encoders and decoders.
+
+Stochastic depth (Huang et al., 2016) is timm's :class:`~timm.layers.DropPath`: in
+training, each residual branch is dropped for a whole sample with probability
+``drop_path`` (and the kept ones scaled up); in eval mode it is the identity.
+"""
 
 from __future__ import annotations
 
+from timm.layers import DropPath
 from torch import Tensor, nn
 
 from shared.layers.attention import MultiHeadAttention
@@ -12,7 +18,8 @@ from shared.layers.positional import RotaryEmbedding
 
 
 class TransformerBlock(nn.Module):
-    """``x + SelfAttn(Norm(x))`` [``+ CrossAttn(Norm(x), memory)``] ``+ Mlp(Norm(x))``."""
+    """``x + SelfAttn(Norm(x))`` [``+ CrossAttn(Norm(x), memory)``] ``+ Mlp(Norm(x))``, each branch
+    under stochastic depth at rate ``drop_path``."""
 
     def __init__(
         self,
@@ -25,6 +32,7 @@ class TransformerBlock(nn.Module):
         mlp: MlpKind = "gelu",
         bias: bool = True,
         cross_attention: bool = False,
+        drop_path: float = 0.0,
     ):
         super().__init__()
         self.self_norm = make_norm(norm, dim)
@@ -34,6 +42,7 @@ class TransformerBlock(nn.Module):
         self.mlp_norm = make_norm(norm, dim)
         self.mlp = make_mlp(mlp, dim, ffn_dim, dropout, bias)
         self.dropout = nn.Dropout(dropout)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(
         self,
@@ -49,11 +58,12 @@ class TransformerBlock(nn.Module):
         offset: int = 0,
     ) -> Tensor:
         h = self.self_norm(x)
-        x = x + self.dropout(
+        x = x + self.drop_path(self.dropout(
             self.self_attn(h, attn_mask=attn_mask, position_bias=position_bias, rotary=rotary,
                            is_causal=is_causal, cache=self_cache, offset=offset)
-        )
+        ))
         if self.cross_attn is not None:
             h = self.cross_norm(x)
-            x = x + self.dropout(self.cross_attn(h, context=memory, attn_mask=memory_mask, cache=cross_cache))
-        return x + self.dropout(self.mlp(self.mlp_norm(x)))
+            x = x + self.drop_path(self.dropout(self.cross_attn(h, context=memory, attn_mask=memory_mask,
+                                                                cache=cross_cache)))
+        return x + self.drop_path(self.dropout(self.mlp(self.mlp_norm(x))))

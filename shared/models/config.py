@@ -25,6 +25,7 @@ class TransformerConfig:
     d_ff: int = 1024
     dropout: float = 0.1
     attention_dropout: float = 0.0
+    drop_path: float = 0.0  # stochastic depth of the last block; earlier blocks rise linearly from 0
     norm: NormKind = "layernorm"
     mlp: MlpKind = "gelu"
     position: PositionKind = "sinusoidal"
@@ -42,5 +43,5 @@ class TransformerConfig:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
         if self.position == "rotary" and (self.d_model // self.n_heads) % 2:
             raise ValueError("rotary positions need an even head dimension")
-        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.attention_dropout < 1.0:
-            raise ValueError("dropout must be in [0, 1)")
+        if not all(0.0 <= p < 1.0 for p in (self.dropout, self.attention_dropout, self.drop_path)):
+            raise ValueError("dropout, attention_dropout and drop_path must be in [0, 1)")

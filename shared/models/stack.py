@@ -36,9 +36,9 @@ class TransformerStack(nn.Module):
         self.layers = nn.ModuleList(
             TransformerBlock(
                 cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout, cfg.attention_dropout,
-                cfg.norm, cfg.mlp, cfg.bias, cross_attention,
+                cfg.norm, cfg.mlp, cfg.bias, cross_attention, rate,
             )
-            for _ in range(num_layers)
+            for rate in drop_path_rates(cfg.drop_path, num_layers)
         )
         # Optional residual modules run after each block as x + m(x, padding_mask), e.g. the
         # convolution modules of a Conformer; encoder-only (they see the whole sequence).
@@ -82,6 +82,14 @@ class TransformerStack(nn.Module):
             if self.interleaved is not None:
                 x = x + self.interleaved[i](x, padding_mask)
         return self.final_norm(x)
+
+
+def drop_path_rates(rate: float, num_layers: int) -> list[float]:
+    """Stochastic-depth rates rising linearly with depth, from 0 at the first block to ``rate`` at the
+    last (the deepest blocks are dropped most; Huang et al., 2016)."""
+    if num_layers <= 1:
+        return [rate] * num_layers
+    return [rate * i / (num_layers - 1) for i in range(num_layers)]
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> None:
