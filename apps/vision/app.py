@@ -117,6 +117,7 @@ class VisionApp:
         from apps.vision.peers import applies, peer_predictions
         from apps.vision.plots import overlay_panel
         from apps.vision.predict import predict_images
+        from apps.vision.train import post_process
         from shared.atomic import atomic_write_bytes, atomic_write_text
         from shared.errors import DataError
         from shared.model_folder import load_model
@@ -133,7 +134,7 @@ class VisionApp:
             preds = fn(images)
             return preds, len(images) / max(time.perf_counter() - start, 1e-9)
 
-        ours, speed = timed(lambda x: predict_images(loaded.model, x, cfg.flips, cfg.score_threshold))
+        ours, speed = timed(lambda x: predict_images(loaded.model, x, post_process(cfg)))
         results = {"ours": {**score_predictions(ours, test, task, truth, labels.semantic), "images_per_second": speed}}
         shown = {"ours": ours}
         chosen = list(cfg.peers if peers is None else peers)

@@ -1,8 +1,9 @@
 """Training items: augmentation of labelled images, and batches with dense targets.
 
-Each draw takes a random square crop (padded when the image is smaller), one of the 8
-flips/rotations of the square and a photometric change; boxes, instance masks and the class
-map follow the pixels. Items carry the targets their source has (class map, detection
+``basic`` augmentation: each draw takes a random square crop (padded when the image is
+smaller), one of the 8 flips/rotations of the square and a photometric change; boxes,
+instance masks and the class map follow the pixels. ``strong`` adds copy-paste, scale jitter,
+zoom-out and affine warps (:mod:`apps.vision.transforms`). Items carry the targets their source has (class map, detection
 heatmap and boxes); :func:`collate` keeps the targets every item of a batch has.
 """
 
@@ -76,15 +77,27 @@ def photometric(image: np.ndarray, rng: np.random.Generator, strength: float = 0
     return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+AUGMENT = ("none", "basic", "strong")
+
+
 class TrainingImages(Dataset):
-    """Augmented training items: each draw picks a random crop, symmetry and photometric change
-    from NumPy's global RNG, which the trainer seeds and restores on resume."""
+    """Augmented training items: each draw's randomness comes from one number drawn from NumPy's
+    global RNG, which the trainer seeds and restores on resume. ``augment``: ``none``, ``basic``
+    or ``strong`` (which pastes another image's instances with probability ``copy_paste``)."""
 
     def __init__(self, samples: list[Sample], crop: int, num_det_classes: int, repeats: int = 1,
-                 augment: bool = True):
+                 augment: str = "basic", copy_paste: float = 0.5):
         if not samples:
             raise DataError("no training images")
+        if augment not in AUGMENT:
+            raise DataError(f"augment must be one of {', '.join(AUGMENT)}, got {augment!r}")
         self.samples, self.crop, self.k, self.repeats, self.augment = samples, crop, num_det_classes, repeats, augment
+        self.copy_paste = copy_paste
+        self.pipeline = None
+        if augment == "strong":
+            from apps.vision.transforms import geometric_pipeline
+
+            self.pipeline = geometric_pipeline(crop, rotate=all(s.masks is not None for s in samples))
 
     def __len__(self) -> int:
         return len(self.samples) * self.repeats
@@ -92,7 +105,14 @@ class TrainingImages(Dataset):
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng(np.random.randint(2**31))
         sample = self.samples[index % len(self.samples)]
-        if self.augment:
+        if self.augment == "strong":
+            from apps.vision.transforms import copy_paste, strong_augment
+
+            if rng.random() < self.copy_paste:
+                sample = copy_paste(sample, self.samples[int(rng.integers(len(self.samples)))], rng)
+            sample = dihedral(sample, int(rng.integers(8)))
+            sample = strong_augment(sample, self.crop, rng, self.pipeline)
+        elif self.augment == "basic":
             sample = dihedral(sample, int(rng.integers(8)))
             sample = random_crop(sample, self.crop, rng)
             sample = replace(sample, image=photometric(sample.image, rng))

@@ -48,6 +48,8 @@ class DataConfig:
     scenes_test: int = 100
     crop: int = 128  # training crop side (a multiple of 8)
     repeats: int = 4  # augmented draws of each training image per epoch
+    augment: Literal["none", "basic", "strong"] = "basic"  # strong: + copy-paste, scale jitter, zoom-out, affine
+    copy_paste: float = 0.5  # strong: the chance an item gets another image's instances pasted on
     cache_dir: str = "data/cache/vision"
 
     def __post_init__(self) -> None:
@@ -74,9 +76,13 @@ class VisionConfig:
     loss: LossWeights = field(default_factory=LossWeights)
     flips: bool = True  # average predictions over flips (exactly flip-equivariant output)
     score_threshold: float = 0.3  # detections kept for instances, overlays and F1
+    mask_boxes: bool = False  # instance models: a detection's box from its instance mask where the two agree
+    iou_power: float = 0.5  # iou_aware models: detection score = heat ** (1 - p) * iou ** p
     peers: list[str] = field(default_factory=lambda: list(PEERS))
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.iou_power <= 1.0:
+            raise ValueError(f"iou_power must be in [0, 1], got {self.iou_power}")
         check_names(self.peers, PEERS, "peer", " (YOLOv8n: benchmarks/vision.py)")
 
 

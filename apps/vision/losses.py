@@ -5,21 +5,25 @@ Detection follows TTFNet: each ground-truth box puts an elliptical Gaussian
 cell nearest its centre (a centre exactly on a cell border may go to either side); the box regression is trained at every cell inside
 that Gaussian, weighted by it (each box's weights sum to log(area), so large
 boxes count a little more, not quadratically more), with the generalized IoU
-loss from ``torchvision.ops``. Where two boxes' Gaussians overlap, the cell
-regresses the smaller box. Segmentation is cross-entropy plus soft Dice over
-the foreground classes present.
+loss from ``torchvision.ops`` (or the complete IoU loss, ``box_loss: ciou``, which also
+penalises centre distance and aspect ratio). Where two boxes' Gaussians overlap, the cell
+regresses the smaller box. An IoU-aware model's IoU map learns, at the same cells and
+weights, the IoU of the cell's (detached) box with its target (binary cross-entropy on a soft
+target, as in VarifocalNet). Segmentation is cross-entropy plus soft Dice over the
+foreground classes present.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchvision.ops import generalized_box_iou_loss
+from torchvision.ops import complete_box_iou_loss, generalized_box_iou_loss
 
 from apps.vision.model import DET_STRIDE, DenseOutputs
 
@@ -31,6 +35,12 @@ class LossWeights:
     segmentation: float = 1.0
     heatmap: float = 1.0
     box: float = 5.0
+    iou: float = 1.0  # the IoU map of iou_aware models
+    box_loss: Literal["giou", "ciou"] = "giou"
+
+    def __post_init__(self) -> None:
+        if self.box_loss not in ("giou", "ciou"):
+            raise ValueError(f"box_loss must be giou or ciou, got {self.box_loss!r}")
 
 
 def cell_centres(height: int, width: int, stride: int = DET_STRIDE) -> tuple[Tensor, Tensor]:
@@ -77,6 +87,14 @@ def decode_boxes(box: Tensor) -> Tensor:
     return torch.stack([cx - box[:, 0], cy - box[:, 1], cx + box[:, 2], cy + box[:, 3]], dim=1)
 
 
+def paired_iou(a: Tensor, b: Tensor) -> Tensor:
+    """IoU of each box in ``a`` ``[N, 4]`` with the box in the same row of ``b`` (xyxy)."""
+    lt, rb = torch.maximum(a[:, :2], b[:, :2]), torch.minimum(a[:, 2:], b[:, 2:])
+    inter = (rb - lt).clamp(min=0).prod(1)
+    area = lambda x: (x[:, 2:] - x[:, :2]).clamp(min=0).prod(1)  # noqa: E731
+    return inter / (area(a) + area(b) - inter).clamp_min(1e-6)
+
+
 def focal_heatmap_loss(logits: Tensor, target: Tensor) -> Tensor:
     """CenterNet's penalty-reduced focal loss, normalised by the number of peaks."""
     prob = logits.sigmoid().clamp(1e-4, 1 - 1e-4)
@@ -112,8 +130,13 @@ def dense_loss(out: DenseOutputs, semantic: Tensor | None, heat: Tensor | None, 
         if cells.any():
             pred = decode_boxes(out.box).permute(0, 2, 3, 1)[cells]
             true = box_target.permute(0, 2, 3, 1)[cells]
-            giou = generalized_box_iou_loss(pred, true, reduction="none")
-            parts["box"] = (giou * box_weight[cells]).sum() / box_weight[cells].sum() * weights.box
+            loss = complete_box_iou_loss if weights.box_loss == "ciou" else generalized_box_iou_loss
+            w = box_weight[cells]
+            parts["box"] = (loss(pred, true, reduction="none") * w).sum() / w.sum() * weights.box
+            if out.iou is not None and weights.iou > 0:
+                target = paired_iou(pred.detach(), true)
+                bce = F.binary_cross_entropy_with_logits(out.iou[:, 0][cells], target, reduction="none")
+                parts["iou"] = (bce * w).sum() / w.sum() * weights.iou
     if not parts:
         raise ValueError("no loss applies: the batch has no targets for the enabled heads")
     total = torch.stack(list(parts.values())).sum()

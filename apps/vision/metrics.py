@@ -161,8 +161,9 @@ def score_predictions(preds: list[Prediction], samples: list[Sample], task: str,
 
 
 def selection_score(scores: dict[str, float]) -> float:
-    """One number to select checkpoints on: the mean of the headline metrics present."""
-    keys = [k for k in ("box_map50", "instance_f1", "fg_iou", "miou") if k in scores]
+    """One number to select checkpoints on: the mean of the headline metrics present (box mAP at both
+    the loose 0.5 and the strict 0.5:0.95 IoU, so selection also looks at how tight the boxes are)."""
+    keys = [k for k in ("box_map", "box_map50", "instance_f1", "fg_iou", "miou") if k in scores]
     return float(np.mean([scores[k] for k in keys])) if keys else 0.0
 
 

@@ -7,16 +7,25 @@ the shared core's :class:`~shared.models.encoder.Encoder` mixes them globally.
 Tokens carry a fixed 2D sinusoidal position (added in the adapter, so any
 image size works); the encoder itself adds none.
 
+``model.backbone`` swaps that tokenizer for any timm model, built with
+``timm.create_model(name, features_only=True, pretrained=False)``: its coarsest
+feature map becomes the tokens (a 1x1 projection to the encoder width) and its
+finer maps are the decoder's skips. It needs a map at 1/4 resolution (most
+CNNs have one). ``model.backbone_weights`` loads a timm checkpoint the user has
+on disk into it when training starts (never from the network).
+
 The decoder is TransUNet-style (Chen et al., 2021): the encoded grid is
-upsampled and joined with the tokenizer's own feature maps at 1/4, 1/2 and
-full resolution. Two heads read it:
+upsampled and joined with the tokenizer's feature maps, from coarse to fine
+(1/4, 1/2 and full resolution for the convolutional tokenizer). Two heads read it:
 
 - **segmentation**: per-pixel class logits at full resolution (class 0 is
   background);
 - **detection**: an anchor-free dense head at 1/4 resolution in the
   TTFNet style (Liu et al., 2020): a per-class centre heatmap and, at every
   cell, the distances to the four box edges. It converges in few steps,
-  which matters on a CPU budget.
+  which matters on a CPU budget. With ``iou_aware`` a third map predicts, at
+  every cell, the IoU of its box with the object's (trained where boxes are
+  regressed), and detection scores become ``heat ** (1 - a) * iou ** a``.
 
 Instance masks (nuclei) come from the two heads together: detected centres
 seed a watershed over the predicted foreground (see :mod:`apps.vision.predict`).
@@ -27,17 +36,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import os
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from shared.config import config_from_dict
+from shared.errors import ConfigError
 from shared.layers.positional import sinusoidal_table_2d
 from shared.model_folder import register_builder
 from shared.models.config import TransformerConfig
 from shared.models.encoder import Encoder
 
-STRIDE = 8  # image pixels per token side
+STRIDE = 8  # image pixels per token side (the convolutional tokenizer; a timm backbone's is its coarsest stride)
 DET_STRIDE = 4  # image pixels per detection cell side
 
 
@@ -45,17 +57,21 @@ DET_STRIDE = 4  # image pixels per detection cell side
 class VisionModelConfig:
     # segment (class masks), detect (boxes) or both (single-class models also give instance masks)
     task: Literal["both", "segment", "detect"] = "both"
+    backbone: str = "conv"  # "conv" (the convolutional tokenizer) or a timm model name, e.g. resnet18
+    backbone_weights: str = ""  # a timm checkpoint on disk (.safetensors or .pth) loaded when training starts
     d_model: int = 128
     n_heads: int = 4
     layers: int = 4
     d_ff: int = 256
     dropout: float = 0.0
+    drop_path: float = 0.0  # stochastic depth of the encoder's last block (rising linearly from 0)
     stem_channels: list[int] = field(default_factory=lambda: [16, 32, 64])  # at 1/1, 1/2, 1/4 resolution
     decoder_channels: int = 64
     num_classes: int = 2  # semantic classes, background included
     num_det_classes: int = 1
     class_names: list[str] = field(default_factory=lambda: ["background", "object"])
     box_scale: float = 16.0  # box-edge distances are predicted in units of this many pixels
+    iou_aware: bool = False  # predict each cell's box IoU and fold it into the detection score
 
     def __post_init__(self) -> None:
         if len(self.stem_channels) != 3:
@@ -69,8 +85,17 @@ def conv_block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.GELU())
 
 
+def grid_tokens(grid: Tensor) -> tuple[Tensor, tuple[int, int]]:
+    """A ``[B, D, h, w]`` map as tokens ``[B, h*w, D]`` with fixed 2D sinusoidal positions added."""
+    _, d, h, w = grid.shape
+    return grid.flatten(2).transpose(1, 2) + sinusoidal_table_2d(h, w, d).to(grid), (h, w)
+
+
 class ConvTokenizer(nn.Module):
-    """Image ``[B, 3, H, W]`` -> feature maps at 1/1, 1/2, 1/4 and tokens at 1/8 with 2D positions."""
+    """Image ``[B, 3, H, W]`` -> feature maps at 1/1, 1/2, 1/4 and tokens at 1/8 with 2D positions.
+
+    Every tokenizer has ``skip_strides`` / ``skip_channels`` (its feature maps, finest first) and
+    ``stride`` (the token grid's)."""
 
     def __init__(self, cfg: VisionModelConfig):
         super().__init__()
@@ -79,16 +104,76 @@ class ConvTokenizer(nn.Module):
         self.stage2 = nn.Sequential(conv_block(c1, c2, 2), conv_block(c2, c2))
         self.stage4 = nn.Sequential(conv_block(c2, c4, 2), conv_block(c4, c4))
         self.to_tokens = nn.Conv2d(c4, cfg.d_model, 3, 2, 1)
-        self.output_dim = cfg.d_model
+        self.skip_strides, self.skip_channels, self.stride = [1, 2, 4], [c1, c2, c4], STRIDE
 
     def forward(self, image: Tensor) -> tuple[list[Tensor], Tensor, tuple[int, int]]:
         f1 = self.stage1(image)
         f2 = self.stage2(f1)
         f4 = self.stage4(f2)
-        grid = self.to_tokens(f4)
-        b, d, h, w = grid.shape
-        tokens = grid.flatten(2).transpose(1, 2) + sinusoidal_table_2d(h, w, d).to(grid)
-        return [f1, f2, f4], tokens, (h, w)
+        tokens, hw = grid_tokens(self.to_tokens(f4))
+        return [f1, f2, f4], tokens, hw
+
+
+def backbone_state(name: str, path: str) -> dict[str, Tensor]:
+    """The weights of timm model ``name`` in the checkpoint at ``path`` (safetensors, or a torch file
+    read with ``weights_only``), its classifier dropped. Every backbone tensor must be there: timm
+    alone would load a feature extractor leniently and leave what is missing at random."""
+    import timm
+    from timm.models import load_state_dict
+
+    if not os.path.isfile(path):
+        raise ConfigError(f"model.backbone_weights: no file {path}")
+    try:
+        state = load_state_dict(path)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same one-line error
+        raise ConfigError(f"model.backbone_weights {path}: not a readable checkpoint ({err})") from None
+    reference = timm.create_model(name, pretrained=False, num_classes=0)
+    classifier = reference.pretrained_cfg.get("classifier") or ()
+    heads = (classifier,) if isinstance(classifier, str) else tuple(classifier)
+    state = {k: v for k, v in state.items() if not k.startswith(tuple(f"{h}." for h in heads))}
+    missing, _ = reference.load_state_dict(state, strict=False)
+    if missing:
+        raise ConfigError(f"model.backbone_weights {path}: {len(missing)} of the {name} backbone's tensors are "
+                          f"not in it (first: {missing[0]}); is it a {name} checkpoint?")
+    return state
+
+
+class TimmTokenizer(nn.Module):
+    """A timm model's feature pyramid: its coarsest map projected to tokens, the finer maps as skips.
+
+    ``weights``: a timm checkpoint file (:func:`backbone_state`), handed to timm's own loader
+    (``pretrained_cfg_overlay``), which maps it onto the feature extractor; nothing is fetched. The input is re-normalised from
+    ours to the mean and standard deviation the model's pretrained config names."""
+
+    def __init__(self, cfg: VisionModelConfig, weights: str | None = None):
+        super().__init__()
+        import timm
+
+        if not timm.is_model(cfg.backbone):
+            raise ConfigError(f"model.backbone: timm has no model {cfg.backbone!r} (see timm.list_models())")
+        options: dict = {"features_only": True, "pretrained": False}
+        if weights:
+            options.update(pretrained=True, pretrained_cfg_overlay={"state_dict": backbone_state(cfg.backbone, weights)})
+        try:
+            self.body = timm.create_model(cfg.backbone, **options)
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise ConfigError(f"model.backbone {cfg.backbone}: {str(err).splitlines()[0]}") from None
+        strides, channels = self.body.feature_info.reduction(), self.body.feature_info.channels()
+        if DET_STRIDE not in strides[:-1]:
+            raise ConfigError(f"model.backbone {cfg.backbone}: its feature maps are at strides {strides}; "
+                              f"the detection head needs one at {DET_STRIDE} below the coarsest")
+        self.skip_strides, self.skip_channels, self.stride = strides[:-1], channels[:-1], strides[-1]
+        self.to_tokens = nn.Conv2d(channels[-1], cfg.d_model, 1)
+        pretrained = getattr(self.body, "pretrained_cfg", None) or {}
+        mean = torch.tensor(pretrained.get("mean", (0.5, 0.5, 0.5)), dtype=torch.float32)
+        std = torch.tensor(pretrained.get("std", (0.25, 0.25, 0.25)), dtype=torch.float32)
+        self.register_buffer("mean", mean.view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", std.view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, image: Tensor) -> tuple[list[Tensor], Tensor, tuple[int, int]]:
+        features = self.body((image * 0.25 + 0.5 - self.mean) / self.std)  # ours -> [0, 1] -> the model's
+        tokens, hw = grid_tokens(self.to_tokens(features[-1]))
+        return features[:-1], tokens, hw
 
 
 class UpBlock(nn.Module):
@@ -108,42 +193,58 @@ class DenseOutputs:
     """Raw head outputs: ``seg`` logits ``[B, C, H, W]``; ``heat`` logits ``[B, K, H/4, W/4]``;
     ``box`` edge distances in pixels ``[B, 4, H/4, W/4]`` (left, top, right, bottom)."""
 
+
     seg: Tensor
     heat: Tensor
     box: Tensor
+    iou: Tensor | None = None  # logits of each cell's box IoU ``[B, 1, H/4, W/4]`` (``iou_aware`` models)
 
 
 class DenseVisionTransformer(nn.Module):
-    """Conv tokenizer + shared transformer encoder + U-shaped decoder + segmentation/detection heads."""
+    """Tokenizer (convolutional or timm) + shared transformer encoder + U-shaped decoder + heads.
 
-    def __init__(self, cfg: VisionModelConfig):
+    ``backbone_weights`` (a timm checkpoint path) is read by training only; a saved model folder
+    holds the whole model's weights."""
+
+    def __init__(self, cfg: VisionModelConfig, backbone_weights: str | None = None):
         super().__init__()
         self.cfg = cfg
-        c1, c2, c4 = cfg.stem_channels
         dec = cfg.decoder_channels
-        self.tokenizer = ConvTokenizer(cfg)
+        self.tokenizer = ConvTokenizer(cfg) if cfg.backbone == "conv" else TimmTokenizer(cfg, backbone_weights)
+        self.stride = self.tokenizer.stride  # image sides must be multiples of this
         core = TransformerConfig(d_model=cfg.d_model, n_heads=cfg.n_heads, encoder_layers=cfg.layers, d_ff=cfg.d_ff,
-                                 dropout=cfg.dropout, position="none")
+                                 dropout=cfg.dropout, drop_path=cfg.drop_path, position="none")
         self.encoder = Encoder(core)
-        self.up4 = UpBlock(cfg.d_model, c4, dec)
-        self.up2 = UpBlock(dec, c2, dec // 2)
-        self.up1 = UpBlock(dec // 2, c1, dec // 2)
-        self.seg_head = nn.Conv2d(dec // 2, cfg.num_classes, 1)
+        # One up-block per skip, coarse to fine, named by stride (up4, up2, up1 for the conv tokenizer).
+        self.skip_strides = list(self.tokenizer.skip_strides)
+        width = cfg.d_model
+        for stride, channels in zip(reversed(self.skip_strides), reversed(self.tokenizer.skip_channels), strict=True):
+            out = dec if stride >= DET_STRIDE else dec // 2
+            self.add_module(f"up{stride}", UpBlock(width, channels, out))
+            width = out
+        self.seg_head = nn.Conv2d(width, cfg.num_classes, 1)
         self.heat_head = nn.Sequential(conv_block(dec, dec), nn.Conv2d(dec, cfg.num_det_classes, 1))
         self.box_head = nn.Sequential(conv_block(dec, dec), nn.Conv2d(dec, 4, 1))
+        self.iou_head = nn.Sequential(conv_block(dec, dec), nn.Conv2d(dec, 1, 1)) if cfg.iou_aware else None
         nn.init.constant_(self.heat_head[-1].bias, -4.6)  # start every cell at p = 0.01 (focal-loss prior)
 
     def forward(self, image: Tensor) -> DenseOutputs:
-        """``image`` float ``[B, 3, H, W]`` (normalised, H and W multiples of 8)."""
-        if image.shape[-1] % STRIDE or image.shape[-2] % STRIDE:
-            raise ValueError(f"image sides must be multiples of {STRIDE}, got {tuple(image.shape[-2:])}")
-        (f1, f2, f4), tokens, (h, w) = self.tokenizer(image)
-        encoded = self.encoder(tokens)
-        grid = encoded.transpose(1, 2).reshape(image.shape[0], -1, h, w)
-        p4 = self.up4(grid, f4)
-        p1 = self.up1(self.up2(p4, f2), f1)
+        """``image`` float ``[B, 3, H, W]`` (normalised, H and W multiples of :attr:`stride`)."""
+        if image.shape[-1] % self.stride or image.shape[-2] % self.stride:
+            raise ValueError(f"image sides must be multiples of {self.stride}, got {tuple(image.shape[-2:])}")
+        skips, tokens, (h, w) = self.tokenizer(image)
+        x = self.encoder(tokens).transpose(1, 2).reshape(image.shape[0], -1, h, w)
+        p4 = None
+        for stride, skip in zip(reversed(self.skip_strides), reversed(skips), strict=True):
+            x = getattr(self, f"up{stride}")(x, skip)
+            if stride == DET_STRIDE:
+                p4 = x
+        seg = self.seg_head(x)
+        if seg.shape[-2:] != image.shape[-2:]:
+            seg = F.interpolate(seg, size=image.shape[-2:], mode="bilinear", align_corners=False)
         box = F.softplus(self.box_head(p4)) * self.cfg.box_scale
-        return DenseOutputs(seg=self.seg_head(p1), heat=self.heat_head(p4), box=box)
+        iou = self.iou_head(p4) if self.iou_head is not None else None
+        return DenseOutputs(seg=seg, heat=self.heat_head(p4), box=box, iou=iou)
 
 
 def normalise(images: Tensor) -> Tensor:

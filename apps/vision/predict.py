@@ -8,10 +8,14 @@
   flipped boxes of the image (up to float rounding), whatever the weights.
 - :func:`detections`: heatmap peaks (3x3 max-pooling), their boxes, then
   class-wise non-maximum suppression with ``torchvision.ops.batched_nms``.
+  An IoU-aware model scores each peak ``heat ** (1 - p) * iou ** p``.
 - :func:`instance_labels`: a marker watershed (scikit-image) over the
   predicted foreground, seeded at the detected box centres, so touching
   objects split along the heatmap's valleys. Foreground blobs no detection
-  seeded become instances of their own.
+  seeded become instances of their own. With ``mask_boxes`` a seeded
+  instance's tight mask box replaces its detection's box where the two agree
+  (IoU at least ``MASK_BOX_IOU``): the mask is drawn at full resolution, the
+  box regressed at 1/4.
 - :func:`predict_images`: all three for a list of images (what evaluation and the batch job use).
 
 The batch job (:class:`VisionPredictor`) reads every image under a folder (or manifest); each
@@ -43,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from pycocotools import mask as mask_utils
 from torch import Tensor
-from torchvision.ops import batched_nms
+from torchvision.ops import batched_nms, box_iou
 
 from apps.vision.data import LabelSpace
 from apps.vision.folders import IMAGE_SUFFIXES
@@ -57,6 +61,7 @@ from shared.inference import InferenceSummary, InputRow, RowError, file_rows, re
 from shared.model_folder import LoadedModel, load_model
 
 TASKS = ("both", "segment", "detect")
+MASK_BOX_IOU = 0.5  # a detection box and its instance's mask box agree at this IoU or more
 
 
 @dataclass
@@ -79,51 +84,59 @@ class Prediction:
 def _flip(out: DenseOutputs, horizontal: bool) -> DenseOutputs:
     """The outputs of a flipped image mapped back onto the original (box edges swap sides)."""
     dim, swap = (-1, [2, 1, 0, 3]) if horizontal else (-2, [0, 3, 2, 1])
-    return DenseOutputs(seg=out.seg.flip(dim), heat=out.heat.flip(dim), box=out.box.flip(dim)[:, swap])
+    return DenseOutputs(seg=out.seg.flip(dim), heat=out.heat.flip(dim), box=out.box.flip(dim)[:, swap],
+                        iou=None if out.iou is None else out.iou.flip(dim))
 
 
-def _padded(images: Tensor) -> tuple[Tensor, int, int]:
-    """``uint8 [B, H, W, 3]`` padded with black at the bottom and right to multiples of 8 (as training
-    crops are padded), with the original height and width."""
+def _padded(images: Tensor, stride: int = STRIDE) -> tuple[Tensor, int, int]:
+    """``uint8 [B, H, W, 3]`` padded with black at the bottom and right to multiples of ``stride`` (as
+    training crops are padded), with the original height and width."""
     h, w = images.shape[1:3]
-    ph, pw = -h % STRIDE, -w % STRIDE
+    ph, pw = -h % stride, -w % stride
     return (F.pad(images, (0, 0, 0, pw, 0, ph)) if ph or pw else images), h, w
 
 
 @torch.no_grad()
 def dense_predict(model: DenseVisionTransformer, images: Tensor, flips: bool = True) -> DenseOutputs:
-    """Probabilities, not logits: ``seg`` softmax ``[B, C, H, W]``, ``heat`` sigmoid, ``box`` distances.
+    """Probabilities, not logits: ``seg`` softmax ``[B, C, H, W]``, ``heat`` and ``iou`` sigmoid, ``box`` distances.
 
     ``images`` is ``uint8 [B, H, W, 3]``. With ``flips`` the model also sees the image flipped
     left-right, up-down and both, and the four outputs are averaged (exactly flip-equivariant for
     sides that are multiples of 8; otherwise the padding sits on one side only).
     """
     model.eval()
-    padded, h, w = _padded(images)
+    padded, h, w = _padded(images, getattr(model, "stride", STRIDE))
     x = normalise(padded)
     variants = [(False, False), (True, False), (False, True), (True, True)] if flips else [(False, False)]
-    seg = heat = box = None
+    total: DenseOutputs | None = None
     for hflip, vflip in variants:
         inp = x.flip(-1) if hflip else x
         inp = inp.flip(-2) if vflip else inp
         raw = model(inp)
-        out = DenseOutputs(seg=raw.seg.softmax(1), heat=raw.heat.sigmoid(), box=raw.box)
+        out = DenseOutputs(seg=raw.seg.softmax(1), heat=raw.heat.sigmoid(), box=raw.box,
+                           iou=None if raw.iou is None else raw.iou.sigmoid())
         if vflip:
             out = _flip(out, horizontal=False)
         if hflip:
             out = _flip(out, horizontal=True)
-        seg = out.seg if seg is None else seg + out.seg
-        heat = out.heat if heat is None else heat + out.heat
-        box = out.box if box is None else box + out.box
+        total = out if total is None else DenseOutputs(
+            seg=total.seg + out.seg, heat=total.heat + out.heat, box=total.box + out.box,
+            iou=None if out.iou is None else total.iou + out.iou)
     n = len(variants)
     hd, wd = -(-h // DET_STRIDE), -(-w // DET_STRIDE)
-    return DenseOutputs(seg=(seg / n)[..., :h, :w], heat=(heat / n)[..., :hd, :wd], box=(box / n)[..., :hd, :wd])
+    return DenseOutputs(seg=(total.seg / n)[..., :h, :w], heat=(total.heat / n)[..., :hd, :wd],
+                        box=(total.box / n)[..., :hd, :wd],
+                        iou=None if total.iou is None else (total.iou / n)[..., :hd, :wd])
 
 
 def detections(heat: Tensor, box: Tensor, height: int, width: int, score_threshold: float = 0.05,
-               max_detections: int = 300, nms_iou: float = 0.5) -> Detections:
-    """Boxes of one image from its heatmap ``[K, h, w]`` (probabilities) and distances ``[4, h, w]``."""
+               max_detections: int = 300, nms_iou: float = 0.5, iou: Tensor | None = None,
+               iou_power: float = 0.5) -> Detections:
+    """Boxes of one image from its heatmap ``[K, h, w]`` (probabilities) and distances ``[4, h, w]``;
+    with ``iou`` ``[1, h, w]`` (probabilities) each peak scores ``heat ** (1 - p) * iou ** p``."""
     peaks = heat * (F.max_pool2d(heat[None], 3, 1, 1)[0] == heat)
+    if iou is not None:
+        peaks = peaks ** (1 - iou_power) * iou ** iou_power
     scores, flat = peaks.flatten().topk(min(max_detections * 4, peaks.numel()))
     keep = (scores >= score_threshold) & (scores > 0)  # zeros are cells that are not peaks
     scores, flat = scores[keep], flat[keep]
@@ -140,8 +153,9 @@ def detections(heat: Tensor, box: Tensor, height: int, width: int, score_thresho
 
 
 def instance_labels(foreground: np.ndarray, heat: np.ndarray, found: Detections,
-                    min_area: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """An ``int32 [H, W]`` label image (0 = background, 1.. = instances) and each instance's score.
+                    min_area: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An ``int32 [H, W]`` label image (0 = background, 1.. = instances), each instance's score and
+    the index in ``found`` of the detection that seeded it (-1 for an unseeded blob).
 
     ``foreground`` is a bool mask, ``heat`` the class-summed heatmap ``[h, w]`` (probabilities).
     A seeded instance scores its detection's score; an unseeded blob the highest heat inside it.
@@ -159,26 +173,56 @@ def instance_labels(foreground: np.ndarray, heat: np.ndarray, found: Detections,
     upsampled_heat = np.asarray(F.interpolate(torch.from_numpy(heat)[None, None].float(), scale_factor=DET_STRIDE,
                                               mode="bilinear", align_corners=False)[0, 0, :height, :width])
     seeded = watershed(-upsampled_heat, markers, mask=foreground) if markers.any() else np.zeros_like(markers)
-    labels = np.zeros((height, width), dtype=np.int32)
-    scores: list[float] = []
-    for old in np.unique(seeded):
-        piece = seeded == old
-        if old and piece.sum() >= min_area:
-            scores.append(float(found.scores[old - 1]))
-            labels[piece] = len(scores)
+    sizes = np.bincount(seeded.ravel(), minlength=len(found.boxes) + 1)
+    kept = np.flatnonzero(sizes[1:] >= min_area) + 1  # marker ids, in detection order
     orphans, count = ndimage.label(foreground & (seeded == 0))
-    for k in range(1, count + 1):
-        piece = orphans == k
-        if piece.sum() >= min_area:
-            scores.append(float(upsampled_heat[piece].max()))
-            labels[piece] = len(scores)
-    return labels, np.asarray(scores, dtype=np.float32)
+    orphan_ids = np.flatnonzero(np.bincount(orphans.ravel(), minlength=count + 1)[1:] >= min_area) + 1
+    relabel = np.zeros(len(sizes), np.int32)
+    relabel[kept] = np.arange(1, len(kept) + 1)
+    labels = relabel[seeded]
+    orphan_relabel = np.zeros(count + 1, np.int32)
+    orphan_relabel[orphan_ids] = np.arange(len(kept) + 1, len(kept) + len(orphan_ids) + 1)
+    labels = np.where(orphans > 0, orphan_relabel[orphans], labels).astype(np.int32)
+    orphan_scores = ndimage.maximum(upsampled_heat, orphans, orphan_ids) if len(orphan_ids) else []
+    scores = np.concatenate([found.scores[kept - 1], np.asarray(orphan_scores, np.float32)]).astype(np.float32)
+    seeds = np.concatenate([kept - 1, np.full(len(orphan_ids), -1)]).astype(np.int64)
+    return labels, scores, seeds
+
+
+def boxes_from_masks(found: Detections, labels: np.ndarray, seeds: np.ndarray,
+                     min_iou: float = MASK_BOX_IOU) -> Detections:
+    """``found`` with each seeded instance's tight mask box in place of its detection's box, where the
+    two boxes overlap by ``min_iou`` or more (elsewhere the regressed box stays)."""
+    from scipy import ndimage
+
+    boxes = found.boxes.copy()
+    for instance, where in enumerate(ndimage.find_objects(labels, max_label=len(seeds))):
+        det = seeds[instance]
+        if det < 0 or where is None:
+            continue
+        ys, xs = where
+        mask_box = np.array([xs.start, ys.start, xs.stop, ys.stop], np.float32)
+        if box_iou(torch.from_numpy(mask_box[None]), torch.from_numpy(boxes[det][None]))[0, 0] >= min_iou:
+            boxes[det] = mask_box
+    return Detections(boxes, found.scores, found.labels)
+
+
+@dataclass
+class PostProcess:
+    """How outputs become predictions (evaluation and the batch job use the same; training records
+    them in the model folder's metadata)."""
+
+    flips: bool = True  # average 4 flipped passes (exactly flip-equivariant, 4x the model time)
+    score_threshold: float = 0.3  # detections that seed instances, and are kept for overlays and F1
+    mask_boxes: bool = False  # boxes from the instance masks where they agree (instance models)
+    iou_power: float = 0.5  # IoU-aware models: score = heat ** (1 - p) * iou ** p
 
 
 @torch.no_grad()
-def predict_images(model: DenseVisionTransformer, images: list[np.ndarray], flips: bool = True,
-                   score_threshold: float = 0.3, batch_size: int = 8) -> list[Prediction]:
+def predict_images(model: DenseVisionTransformer, images: list[np.ndarray], post: PostProcess | None = None,
+                   batch_size: int = 8) -> list[Prediction]:
     """Predictions for ``uint8 [H, W, 3]`` images (same-sized images are batched together)."""
+    post = post or PostProcess()
     results: list[Prediction | None] = [None] * len(images)
     by_size: dict[tuple[int, int], list[int]] = {}
     for i, image in enumerate(images):
@@ -186,12 +230,17 @@ def predict_images(model: DenseVisionTransformer, images: list[np.ndarray], flip
     for (h, w), indices in by_size.items():
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
-            out = dense_predict(model, torch.from_numpy(np.stack([images[i] for i in chunk])), flips)
+            out = dense_predict(model, torch.from_numpy(np.stack([images[i] for i in chunk])), post.flips)
             for j, i in enumerate(chunk):
-                found = detections(out.heat[j], out.box[j], h, w)
-                seeds = Detections(*(a[found.scores >= score_threshold] for a in (found.boxes, found.scores, found.labels)))
+                found = detections(out.heat[j], out.box[j], h, w, iou=None if out.iou is None else out.iou[j],
+                                   iou_power=post.iou_power)
+                confident = np.flatnonzero(found.scores >= post.score_threshold)
+                seeds = Detections(found.boxes[confident], found.scores[confident], found.labels[confident])
                 semantic = out.seg[j].argmax(0).numpy().astype(np.uint8)
-                labels, scores = instance_labels(semantic > 0, out.heat[j].sum(0).numpy(), seeds)
+                labels, scores, seeded_by = instance_labels(semantic > 0, out.heat[j].sum(0).numpy(), seeds)
+                if post.mask_boxes and model.cfg.num_det_classes == 1:
+                    seeded_by = np.where(seeded_by >= 0, confident[np.maximum(seeded_by, 0)], -1)
+                    found = boxes_from_masks(found, labels, seeded_by)
                 results[i] = Prediction(semantic, found, labels, scores)
     return results  # type: ignore[return-value]
 
@@ -238,7 +287,10 @@ class VisionPredictor:
         trained = self.loaded.metadata.get("task", "both")
         self.task = trained if trained != "both" else task
         self.labels = label_space(self.loaded)
-        self.score_threshold, self.flips = score_threshold, flips
+        self.score_threshold = score_threshold
+        chosen = self.loaded.metadata.get("post_process", {})  # what the model was selected with
+        self.post = PostProcess(flips, score_threshold, bool(chosen.get("mask_boxes", False)),
+                                float(chosen.get("iou_power", 0.5)))
         self.instance_model = len(self.labels.detection) == 1 and self.task == "both"
 
     def rows(self, inputs: Sequence[str]) -> list[InputRow]:
@@ -255,7 +307,7 @@ class VisionPredictor:
                 where.append(i)
             except DataError as err:
                 results[i] = RowError(str(err))
-        preds = predict_images(self.loaded.model, images, self.flips, self.score_threshold)
+        preds = predict_images(self.loaded.model, images, self.post)
         for i, image, pred in zip(where, images, preds, strict=True):
             results[i] = [self.record(rows[i], image, pred)]
         return results  # type: ignore[return-value]

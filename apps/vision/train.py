@@ -20,17 +20,22 @@ from apps.vision.data import Sample
 from apps.vision.losses import dense_loss
 from apps.vision.metrics import score_predictions, selection_score
 from apps.vision.model import DenseVisionTransformer, normalise
-from apps.vision.predict import predict_images
+from apps.vision.predict import PostProcess, predict_images
 from shared.config import config_to_dict
 from shared.errors import ConfigError
 from shared.model_folder import load_model
 from shared.training import Trainer, TrainResult, seed_everything
 
 
+def post_process(cfg: VisionConfig) -> PostProcess:
+    """The config's prediction settings."""
+    return PostProcess(cfg.flips, cfg.score_threshold, cfg.mask_boxes, cfg.iou_power)
+
+
 def evaluate_split(model: DenseVisionTransformer, samples: list[Sample], cfg: VisionConfig,
                    ground_truth: CocoDataset | None, class_names: list[str]) -> dict[str, float]:
     """Held-out metrics of the model on ``samples`` (see :func:`apps.vision.metrics.score_predictions`)."""
-    preds = predict_images(model, [s.image for s in samples], cfg.flips, cfg.score_threshold)
+    preds = predict_images(model, [s.image for s in samples], post_process(cfg))
     return score_predictions(preds, samples, cfg.model.task, ground_truth, class_names)
 
 
@@ -56,7 +61,10 @@ def fit(cfg: VisionConfig, train: list[Sample], valid: list[Sample], valid_truth
     model_cfg = replace(cfg.model, task=trained_task, num_classes=len(class_names),
                         num_det_classes=max(len(det_names), 1), class_names=class_names)
     seed_everything(cfg.train.seed + cfg.data.seed)
-    model = DenseVisionTransformer(model_cfg)
+    model = DenseVisionTransformer(model_cfg, backbone_weights=model_cfg.backbone_weights or None)
+    model_cfg = replace(model_cfg, backbone_weights="")  # the model folder holds every weight
+    if cfg.data.crop % model.stride:
+        raise ConfigError(f"data.crop={cfg.data.crop} must be a multiple of the backbone's stride {model.stride}")
     if init is not None:
         start = load_model(init).model
         if not isinstance(start, DenseVisionTransformer):
@@ -80,9 +88,12 @@ def fit(cfg: VisionConfig, train: list[Sample], valid: list[Sample], valid_truth
                                                          if not k.startswith("iou_")}}
 
     train_cfg = replace(cfg.train, monitor="val_score", monitor_mode="max", seed=cfg.train.seed + cfg.data.seed)
-    data = TrainingImages(train, cfg.data.crop, model_cfg.num_det_classes, cfg.data.repeats)
+    data = TrainingImages(train, cfg.data.crop, model_cfg.num_det_classes, cfg.data.repeats, cfg.data.augment,
+                          cfg.data.copy_paste)
     trainer = Trainer(model, train_cfg, out_dir, loss_fn, "vision-dense", config_to_dict(model_cfg), eval_fn=eval_fn,
                       collate_fn=collate, metadata={"dataset": cfg.data.name or cfg.data.dataset, "task": trained_task,
-                                                    "detection_classes": det_names})
+                                                    "detection_classes": det_names,
+                                                    "post_process": {"mask_boxes": cfg.mask_boxes,
+                                                                     "iou_power": cfg.iou_power}})
     result = trainer.fit(data, resume=resume)
     return Fitted(load_model(result.best_dir).model, result)

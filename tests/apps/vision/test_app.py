@@ -52,8 +52,8 @@ def test_unseeded_foreground_blobs_score_their_highest_heat():
     heat = np.zeros((4, 4), np.float32)
     heat[1, 1] = 0.8
     none = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
-    labels, scores = instance_labels(foreground, heat, none)
-    assert labels.max() == 1 and 0.5 < scores[0] <= 0.8
+    labels, scores, seeds = instance_labels(foreground, heat, none)
+    assert labels.max() == 1 and 0.5 < scores[0] <= 0.8 and seeds.tolist() == [-1]
 
 
 def test_detect_task_scores_boxes_only(tiny_vision):

@@ -5,6 +5,7 @@ import pytest
 
 from apps.vision.augment import collate, dihedral, item_tensors, random_crop
 from apps.vision.data import Sample
+from apps.vision.losses import IGNORE
 
 
 def _boxes_of(masks):
@@ -57,3 +58,64 @@ def test_collate_drops_targets_not_every_item_has():
                                         np.zeros((0, 4), np.float32), np.zeros(0, np.int64), None, box_labels=False), 2)
     batch = collate([with_boxes, semantic_only])
     assert set(batch) == {"image", "semantic"} and batch["image"].shape == (2, 32, 32, 3)
+
+
+def _instances(seed: int, n: int = 6, size: int = 64) -> Sample:
+    """Random ellipses (instance masks) on a noisy image; boxes read from the masks."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    masks = []
+    for _ in range(n):
+        cy, cx, ry, rx = rng.uniform(8, size - 8), rng.uniform(8, size - 8), rng.uniform(3, 7), rng.uniform(3, 7)
+        masks.append(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1)
+    masks = np.asarray(masks)
+    for i in range(n):  # later masks on top: no pixel in two instances
+        masks[i] &= ~masks[i + 1 :].any(0)
+    masks = masks[masks.reshape(n, -1).sum(1) > 4]
+    image = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+    image[masks.any(0)] = 200
+    return Sample(f"s{seed}", image, masks.any(0).astype(np.uint8), _boxes_of(masks),
+                  np.zeros(len(masks), np.int64), masks)
+
+
+def test_copy_paste_occludes_what_lies_beneath_and_keeps_boxes_tight():
+    from apps.vision.transforms import MIN_PIXELS, copy_paste
+
+    base, donor = _instances(1), _instances(2)
+    out = copy_paste(base, donor, np.random.default_rng(0))
+    assert len(out.masks) > len(base.masks) // 2 and (out.masks.sum(0) <= 1).all()  # disjoint
+    assert (out.masks.reshape(len(out.masks), -1).sum(1) >= MIN_PIXELS).all()
+    np.testing.assert_array_equal(out.boxes, _boxes_of(out.masks))
+    np.testing.assert_array_equal(out.semantic > 0, out.masks.any(0))
+    pasted = out.masks[-1]
+    np.testing.assert_array_equal(out.image[pasted], donor.image[pasted])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_strong_augmentation_moves_boxes_masks_and_class_map_with_the_image(seed):
+    from apps.vision.transforms import geometric_pipeline, strong_augment
+
+    sample = _instances(seed)
+    out = strong_augment(sample, 48, np.random.default_rng(seed), geometric_pipeline(48, rotate=True))
+    assert out.image.shape == (48, 48, 3) and out.masks.shape[1:] == (48, 48) == out.semantic.shape
+    assert len(out.boxes) == len(out.labels) == len(out.masks)
+    np.testing.assert_array_equal(out.boxes, _boxes_of(out.masks))  # tight boxes of what is visible
+    inside = out.semantic != IGNORE
+    np.testing.assert_array_equal(out.masks.any(0)[inside], (out.semantic > 0)[inside])
+    assert (out.image[out.masks.any(0)].mean() > out.image[inside & ~out.masks.any(0)].mean())  # objects stay bright
+
+
+def test_strong_items_are_a_pure_function_of_the_numpy_seed_and_leave_torch_alone():
+    import torch
+
+    from apps.vision.augment import TrainingImages
+
+    data = TrainingImages([_instances(s) for s in range(4)], 48, 1, augment="strong")
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    np.random.seed(3)
+    a = data[2]
+    np.random.seed(3)
+    b = data[2]
+    assert torch.equal(torch.get_rng_state(), before)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

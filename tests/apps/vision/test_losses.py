@@ -49,3 +49,40 @@ def test_focal_and_segmentation_losses_prefer_the_truth():
     assert segmentation_loss(perfect, labels) < 0.01 < segmentation_loss(torch.zeros_like(perfect), labels)
     labels[:, :4] = 255  # ignored pixels do not count
     assert segmentation_loss(perfect, labels) < 0.01
+
+
+def _exact(boxes=((10, 12, 30, 28),)):
+    boxes = np.array(boxes, np.float32)
+    heat, target, weight = detection_targets(boxes, np.zeros(len(boxes), np.int64), 32, 32, num_classes=1)
+    cy, cx = torch.meshgrid(torch.arange(8) * 4 + 2.0, torch.arange(8) * 4 + 2.0, indexing="ij")
+    x0, y0, x1, y1 = boxes[0]
+    return torch.stack([cx - x0, cy - y0, x1 - cx, y1 - cy])[None], target[None], weight[None]
+
+
+def test_ciou_is_zero_for_perfect_boxes_and_punishes_a_shifted_centre_more_than_giou():
+    exact, target, weight = _exact()
+    seg, heat = torch.zeros(1, 2, 32, 32), torch.zeros(1, 1, 8, 8)
+    ciou = LossWeights(box_loss="ciou")
+    _, perfect = dense_loss(DenseOutputs(seg, heat, exact), None, None, target, weight, ciou)
+    assert perfect["box"] < 1e-5
+    shifted = exact + torch.tensor([2.0, 0.0, -2.0, 0.0])[None, :, None, None]  # same size, moved right
+    _, c = dense_loss(DenseOutputs(seg, heat, shifted), None, None, target, weight, ciou)
+    _, g = dense_loss(DenseOutputs(seg, heat, shifted), None, None, target, weight, LossWeights())
+    assert c["box"] > g["box"] > 0
+
+
+def test_the_iou_map_learns_the_iou_of_each_cells_box():
+    from apps.vision.losses import paired_iou
+
+    a = torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10]])
+    b = torch.tensor([[0.0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]])
+    assert torch.allclose(paired_iou(a, b), torch.tensor([1.0, 1 / 3, 0.0]))
+    exact, target, weight = _exact()
+    seg, heat = torch.zeros(1, 2, 32, 32), torch.zeros(1, 1, 8, 8)
+    right = DenseOutputs(seg, heat, exact, iou=torch.full((1, 1, 8, 8), 8.0))  # "IoU 1" where boxes are perfect
+    wrong = DenseOutputs(seg, heat, exact, iou=torch.full((1, 1, 8, 8), -8.0))
+    _, good = dense_loss(right, None, None, target, weight, LossWeights())
+    _, bad = dense_loss(wrong, None, None, target, weight, LossWeights())
+    assert good["iou"] < 0.01 < 1.0 < bad["iou"]
+    _, none = dense_loss(right, None, None, target, weight, LossWeights(iou=0.0))
+    assert "iou" not in none

@@ -113,3 +113,34 @@ def test_manifest_entries_outside_its_folder_never_overwrite_inputs(tiny_vision,
     assert summary["succeeded"] == 2
     assert (outside / "x.png").read_bytes() == before
     assert all(Path(out / r["overlay"]).resolve().is_relative_to(out.resolve()) for r in read_outputs(out))
+
+
+def test_mask_boxes_replace_a_detection_box_only_where_the_two_agree():
+    from apps.vision.predict import Detections, boxes_from_masks
+
+    labels = np.zeros((32, 32), np.int32)
+    labels[4:12, 6:16] = 1  # tight box (6, 4, 16, 12)
+    labels[20:30, 20:30] = 2  # tight box (20, 20, 30, 30)
+    found = Detections(np.array([[5.0, 3, 17, 13], [0, 0, 8, 8], [20, 20, 24, 24]], np.float32),
+                       np.array([0.9, 0.8, 0.7], np.float32), np.zeros(3, np.int64))
+    seeds = np.array([0, 2])  # instance 1 seeded by detection 0, instance 2 by detection 2
+    out = boxes_from_masks(found, labels, seeds)
+    np.testing.assert_array_equal(out.boxes[0], [6, 4, 16, 12])  # agreed (IoU 0.67): the mask's box
+    np.testing.assert_array_equal(out.boxes[1], found.boxes[1])  # seeded nothing
+    np.testing.assert_array_equal(out.boxes[2], found.boxes[2])  # IoU 0.16: the regressed box stays
+    np.testing.assert_array_equal(out.scores, found.scores)
+
+
+def test_an_iou_aware_model_predicts_and_records_its_settings(tmp_path):
+    from apps.vision.app import APP
+    from apps.vision.predict import PostProcess, VisionPredictor, predict_images
+
+    cfg = APP.load_config("tiny", ["model.iou_aware=true", "mask_boxes=true", "iou_power=0.3",
+                                   "train.max_steps=2", "train.eval_every=2"])
+    data = APP.prepare(cfg, tmp_path / "data")
+    trained = APP.train(cfg, data, tmp_path / "run")
+    predictor = VisionPredictor(trained.model_dir)
+    assert predictor.post == PostProcess(True, 0.3, True, 0.3)
+    image = np.random.default_rng(0).integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    pred = predict_images(predictor.loaded.model, [image], PostProcess(flips=False))[0]
+    assert pred.semantic.shape == (40, 56) and (pred.detections.scores <= 1).all()
