@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from apps.vision.app import APP  # noqa: E402
 from apps.vision.data import load_prepared  # noqa: E402
 from apps.vision.metrics import score_predictions  # noqa: E402
-from apps.vision.predict import PostProcess, predict_images  # noqa: E402
+from apps.vision.predict import predict_images  # noqa: E402
 from apps.vision.train import post_process  # noqa: E402
 from shared.model_folder import load_model  # noqa: E402
 from shared.reporting import markdown_table  # noqa: E402

@@ -193,7 +193,6 @@ class DenseOutputs:
     """Raw head outputs: ``seg`` logits ``[B, C, H, W]``; ``heat`` logits ``[B, K, H/4, W/4]``;
     ``box`` edge distances in pixels ``[B, 4, H/4, W/4]`` (left, top, right, bottom)."""
 
-
     seg: Tensor
     heat: Tensor
     box: Tensor
