@@ -1,7 +1,7 @@
 """Vision benchmark: our dense transformer against the classic and YOLOv8n peers, repeated.
 
     python benchmarks/vision.py                  # nuclei (3 tile splits x 3 seeds) + scenes (3 seeds)
-    python benchmarks/vision.py --quick          # one nuclei split, short runs (a smoke test)
+    python benchmarks/vision.py --quick          # one nuclei split, short runs (a smoke test; vision-quick.*)
     python benchmarks/vision.py --report         # rewrite vision.md from vision.json
 
 Nuclei: the StarDist image is tiled and whole tiles are split train/valid/test by a split seed;
@@ -127,6 +127,7 @@ def paired(runs: list[dict], metrics: tuple[str, ...] = ("box_map50", "box_map")
 
 
 def write_report(report: dict, out: Path) -> str:
+    """The markdown of ``report``, written to ``out``."""
     nuclei, scenes = report["nuclei"], report["scenes"]
     parts = ["## Vision: ours vs peers (test split; higher is better; speeds on this machine's CPU, 2 threads)\n",
              "Each run: ours trains for its configured steps; YOLOv8n trains for the wall-clock time ours took "
@@ -149,7 +150,7 @@ def write_report(report: dict, out: Path) -> str:
                                 f"{len(scenes)} seeds; {' '.join(scenes[0]['overrides']) or 'scenes config'})"),
                   "Paired differences (scenes):\n", paired(scenes)]
     text = "\n".join(parts)
-    (out / "vision.md").write_text(text)
+    out.write_text(text)
     return text
 
 
@@ -167,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "vision.json"
+    stem = "vision-quick" if args.quick else "vision"  # a smoke test never overwrites the real results
+    path = out / f"{stem}.json"
     report: dict = json.loads(path.read_text()) if path.is_file() and not args.quick else {}
     if "runs" in report or not isinstance(report.get("nuclei", []), list) or report.get("version") != 2:
         report = {}  # an older layout: start over
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== generated scenes, seed {seed}", flush=True)
             report["scenes"].append(run_one("scenes", overrides, work / f"scenes-{seed}", 128, seed))
             path.write_text(json.dumps(report, indent=2) + "\n")
-    print(write_report(report, out))
+    print(write_report(report, out / f"{stem}.md"))
     return 0
 
 

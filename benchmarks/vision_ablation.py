@@ -68,7 +68,7 @@ def report(runs: list[dict], out: Path) -> None:
         for post in POSTS:
             row = {"variant": name, "post": post, "seeds": len(mine)}
             for k in (*METRICS, "images_per_second"):
-                values = [r["posts"][post][k] for r in mine if k in r["posts"][post]]
+                values = [r["posts"][post][k] for r in mine if k in r["posts"].get(post, {})]
                 if values:
                     row[k] = float(np.mean(values))
             row["train_seconds"] = float(np.mean([r["train_seconds"] for r in mine]))
@@ -102,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.variant:
             parser.error("name a variant (or --report)")
         for seed in args.seeds:
-            if any(r["variant"] == args.variant and r["seed"] == seed for r in runs):
+            same = [r for r in runs if r["variant"] == args.variant and r["seed"] == seed]
+            if same and same[0]["overrides"] != args.overrides:
+                parser.error(f"variant {args.variant!r} was run with {same[0]['overrides']}; give these overrides a new name")
+            if same:
                 print(f"{args.variant} seed {seed}: done already", flush=True)
                 continue
             print(f"== {args.variant} (split seed {seed}): {' '.join(args.overrides)}", flush=True)

@@ -6,7 +6,7 @@ resume and a progress bar.
 
 With ``ema_decay`` > 0 the trainer also keeps an exponential moving average of
 the weights (timm's :class:`~timm.utils.ModelEmaV3`, its decay warming up as
-``1 - (1 + step) ** -3/4`` to at most ``ema_decay``). The averaged weights are
+``1 - step ** -3/4`` over the optimizer steps, to at most ``ema_decay``). The averaged weights are
 the ones evaluated, selected and saved as the model; each checkpoint also
 holds the raw training weights (``training_weights.safetensors``), so a resumed
 run continues both exactly.
@@ -105,8 +105,9 @@ class TrainResult:
     last_dir: Path | None
     history: list[dict[str, float]]
     stopped_early: bool
-    seconds: float
+    seconds: float  # this call's
     samples_per_second: float
+    total_seconds: float = 0.0  # over every call that trained this run, up to its last checkpoint + this call
 
 
 @dataclass
@@ -119,6 +120,7 @@ class _State:
     last_loss: float = float("nan")
     pending_losses: list[float] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: float = 0.0  # wall-clock training time up to this checkpoint, across resumes
 
 
 def seed_everything(seed: int) -> None:
@@ -225,6 +227,7 @@ class Trainer:
                     if cfg.ema_decay > 0 else None)
         self.state = _State()
         self.world = distributed.World()
+        self._started, self._seconds_before = time.perf_counter(), 0.0
 
     @property
     def evaluated(self) -> nn.Module:
@@ -247,6 +250,7 @@ class Trainer:
 
     def _save_checkpoint(self, best: bool) -> Path:
         step_dir = self.checkpoint_root / f"step-{self.state.step:08d}"
+        self.state.train_seconds = self._seconds_before + time.perf_counter() - self._started
         metadata = {**self.metadata, "step": self.state.step, "train_config": config_to_dict(self.cfg)}
         if self.state.history:
             metadata["metrics"] = self.state.history[-1]
@@ -363,6 +367,7 @@ class Trainer:
         self.model.train()
         stopped_early = False
         start, start_step = time.perf_counter(), state.step
+        self._started, self._seconds_before = start, state.train_seconds
         bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not cfg.progress or not world.is_main,
                    desc="train", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0)
         while state.step < cfg.max_steps and not stopped_early:
@@ -443,5 +448,6 @@ class Trainer:
             stopped_early=stopped_early,
             seconds=seconds,
             samples_per_second=steps * cfg.batch_size / seconds if seconds > 0 else 0.0,
+            total_seconds=self._seconds_before + seconds,
         )
 

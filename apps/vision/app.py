@@ -105,7 +105,8 @@ class VisionApp:
         fitted = fit(cfg, prepared.samples["train"], prepared.samples["valid"], prepared.truth["valid"],
                      prepared.labels.semantic, prepared.labels.detection, run_dir, resume=resume, init=init)
         result = fitted.result
-        return TrainSummary(str(Path(run_dir) / "best"), result.best_metric, "val_score", result.step, result.seconds)
+        return TrainSummary(str(Path(run_dir) / "best"), result.best_metric, "val_score", result.step,
+                            result.total_seconds)
 
     def evaluate(self, cfg: VisionConfig, model_dir: str, data: Path, out_dir: Path,
                  peers: Sequence[str] | None = None) -> Evaluation:

@@ -93,11 +93,8 @@ class TrainingImages(Dataset):
             raise DataError(f"augment must be one of {', '.join(AUGMENT)}, got {augment!r}")
         self.samples, self.crop, self.k, self.repeats, self.augment = samples, crop, num_det_classes, repeats, augment
         self.copy_paste = copy_paste
-        self.pipeline = None
-        if augment == "strong":
-            from apps.vision.transforms import geometric_pipeline
-
-            self.pipeline = geometric_pipeline(crop, rotate=all(s.masks is not None for s in samples))
+        self.rotate = all(s.masks is not None for s in samples)  # free rotation needs masks to re-read boxes
+        self.pipelines: dict[tuple[int, int], object] = {}  # strong: one per image size
 
     def __len__(self) -> int:
         return len(self.samples) * self.repeats
@@ -106,12 +103,15 @@ class TrainingImages(Dataset):
         rng = np.random.default_rng(np.random.randint(2**31))
         sample = self.samples[index % len(self.samples)]
         if self.augment == "strong":
-            from apps.vision.transforms import copy_paste, strong_augment
+            from apps.vision.transforms import copy_paste, geometric_pipeline, strong_augment
 
             if rng.random() < self.copy_paste:
                 sample = copy_paste(sample, self.samples[int(rng.integers(len(self.samples)))], rng)
             sample = dihedral(sample, int(rng.integers(8)))
-            sample = strong_augment(sample, self.crop, rng, self.pipeline)
+            size = sample.image.shape[:2]
+            if size not in self.pipelines:
+                self.pipelines[size] = geometric_pipeline(size, self.crop, self.rotate)
+            sample = strong_augment(sample, self.crop, rng, self.pipelines[size])
         elif self.augment == "basic":
             sample = dihedral(sample, int(rng.integers(8)))
             sample = random_crop(sample, self.crop, rng)

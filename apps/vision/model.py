@@ -124,7 +124,7 @@ def backbone_state(name: str, path: str) -> dict[str, Tensor]:
     if not os.path.isfile(path):
         raise ConfigError(f"model.backbone_weights: no file {path}")
     try:
-        state = load_state_dict(path)
+        state = load_state_dict(path, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file is the same one-line error
         raise ConfigError(f"model.backbone_weights {path}: not a readable checkpoint ({err})") from None
     reference = timm.create_model(name, pretrained=False, num_classes=0)
@@ -162,6 +162,8 @@ class TimmTokenizer(nn.Module):
         if DET_STRIDE not in strides[:-1]:
             raise ConfigError(f"model.backbone {cfg.backbone}: its feature maps are at strides {strides}; "
                               f"the detection head needs one at {DET_STRIDE} below the coarsest")
+        if any(a >= b for a, b in zip(strides, strides[1:])):
+            raise ConfigError(f"model.backbone {cfg.backbone}: its feature maps must get coarser, got strides {strides}")
         self.skip_strides, self.skip_channels, self.stride = strides[:-1], channels[:-1], strides[-1]
         self.to_tokens = nn.Conv2d(channels[-1], cfg.d_model, 1)
         pretrained = getattr(self.body, "pretrained_cfg", None) or {}

@@ -134,9 +134,10 @@ def detections(heat: Tensor, box: Tensor, height: int, width: int, score_thresho
                iou_power: float = 0.5) -> Detections:
     """Boxes of one image from its heatmap ``[K, h, w]`` (probabilities) and distances ``[4, h, w]``;
     with ``iou`` ``[1, h, w]`` (probabilities) each peak scores ``heat ** (1 - p) * iou ** p``."""
-    peaks = heat * (F.max_pool2d(heat[None], 3, 1, 1)[0] == heat)
-    if iou is not None:
-        peaks = peaks ** (1 - iou_power) * iou ** iou_power
+    is_peak = (F.max_pool2d(heat[None], 3, 1, 1)[0] == heat) & (heat > 0)
+    peaks = heat * is_peak
+    if iou is not None:  # (a non-peak stays 0 whatever p is: 0 ** 0 would be 1)
+        peaks = heat ** (1 - iou_power) * iou ** iou_power * is_peak
     scores, flat = peaks.flatten().topk(min(max_detections * 4, peaks.numel()))
     keep = (scores >= score_threshold) & (scores > 0)  # zeros are cells that are not peaks
     scores, flat = scores[keep], flat[keep]
@@ -238,9 +239,10 @@ def predict_images(model: DenseVisionTransformer, images: list[np.ndarray], post
                 seeds = Detections(found.boxes[confident], found.scores[confident], found.labels[confident])
                 semantic = out.seg[j].argmax(0).numpy().astype(np.uint8)
                 labels, scores, seeded_by = instance_labels(semantic > 0, out.heat[j].sum(0).numpy(), seeds)
-                if post.mask_boxes and model.cfg.num_det_classes == 1:
-                    seeded_by = np.where(seeded_by >= 0, confident[np.maximum(seeded_by, 0)], -1)
-                    found = boxes_from_masks(found, labels, seeded_by)
+                if post.mask_boxes and model.cfg.num_det_classes == 1 and model.cfg.task == "both":
+                    in_found = np.full_like(seeded_by, -1)  # seed index -> index in `found`
+                    in_found[seeded_by >= 0] = confident[seeded_by[seeded_by >= 0]]
+                    found = boxes_from_masks(found, labels, in_found)
                 results[i] = Prediction(semantic, found, labels, scores)
     return results  # type: ignore[return-value]
 

@@ -96,7 +96,7 @@ def test_strong_augmentation_moves_boxes_masks_and_class_map_with_the_image(seed
     from apps.vision.transforms import geometric_pipeline, strong_augment
 
     sample = _instances(seed)
-    out = strong_augment(sample, 48, np.random.default_rng(seed), geometric_pipeline(48, rotate=True))
+    out = strong_augment(sample, 48, np.random.default_rng(seed), geometric_pipeline((64, 64), 48, rotate=True))
     assert out.image.shape == (48, 48, 3) and out.masks.shape[1:] == (48, 48) == out.semantic.shape
     assert len(out.boxes) == len(out.labels) == len(out.masks)
     np.testing.assert_array_equal(out.boxes, _boxes_of(out.masks))  # tight boxes of what is visible
@@ -119,3 +119,38 @@ def test_strong_items_are_a_pure_function_of_the_numpy_seed_and_leave_torch_alon
     b = data[2]
     assert torch.equal(torch.get_rng_state(), before)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("shape", [(40, 72), (96, 64)], ids=["smaller-than-the-crop", "taller-than-wide"])
+def test_strong_augmentation_handles_other_shapes_and_no_instances(shape):
+    from apps.vision.augment import TrainingImages
+
+    h, w = shape
+    rng = np.random.default_rng(0)
+    empty = Sample("e", rng.integers(0, 255, (h, w, 3), dtype=np.uint8), np.zeros((h, w), np.uint8),
+                   np.zeros((0, 4), np.float32), np.zeros(0, np.int64), np.zeros((0, h, w), bool))
+    data = TrainingImages([empty, _instances(3)], 48, 1, augment="strong", copy_paste=1.0)
+    np.random.seed(0)
+    for i in range(6):
+        item = data[i % 2]
+        assert item["image"].shape == (48, 48, 3) and item["semantic"].shape == (48, 48)
+        assert item["heat"].shape == (1, 12, 12)
+
+
+def test_strong_augmentation_keeps_object_scale_on_large_images():
+    """Objects keep roughly their size (scale jitter is 0.75-1.33x of the image, not a resize to the crop)."""
+    from apps.vision.transforms import geometric_pipeline, strong_augment
+
+    size = 256
+    masks = np.zeros((16, size, size), bool)
+    for k in range(16):
+        y, x = 16 + 60 * (k // 4), 16 + 60 * (k % 4)
+        masks[k, y : y + 20, x : x + 20] = True
+    image = np.where(masks.any(0)[..., None], 200, 20).astype(np.uint8)
+    sample = Sample("big", image, masks.any(0).astype(np.uint8), _boxes_of(masks), np.zeros(16, np.int64), masks)
+    sides = []
+    for seed in range(8):
+        out = strong_augment(sample, 64, np.random.default_rng(seed), geometric_pipeline((size, size), 64, rotate=False))
+        whole = out.boxes[(out.boxes[:, 0] > 0) & (out.boxes[:, 1] > 0) & (out.boxes[:, 2] < 64) & (out.boxes[:, 3] < 64)]
+        sides += list(whole[:, 2] - whole[:, 0])
+    assert sides and 12 <= np.median(sides) <= 30  # 20 px objects, jittered; a resize to the crop would make them ~5 px

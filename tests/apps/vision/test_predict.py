@@ -144,3 +144,33 @@ def test_an_iou_aware_model_predicts_and_records_its_settings(tmp_path):
     image = np.random.default_rng(0).integers(0, 255, (40, 56, 3), dtype=np.uint8)
     pred = predict_images(predictor.loaded.model, [image], PostProcess(flips=False))[0]
     assert pred.semantic.shape == (40, 56) and (pred.detections.scores <= 1).all()
+
+
+def test_iou_aware_scores_only_peaks_whatever_the_power():
+    import torch
+
+    from apps.vision.predict import detections
+
+    heat = torch.zeros(1, 8, 8)
+    heat[0, 2, 2], heat[0, 6, 5] = 0.8, 0.4
+    box = torch.full((4, 8, 8), 3.0)
+    iou = torch.full((1, 8, 8), 0.9)
+    iou[0, 6, 5] = 0.1
+    for power, expected in ((0.0, [0.8, 0.4]), (0.5, [(0.8 * 0.9) ** 0.5, (0.4 * 0.1) ** 0.5]), (1.0, [0.9, 0.1])):
+        found = detections(heat, box, 32, 32, score_threshold=0.01, iou=iou, iou_power=power)
+        np.testing.assert_allclose(sorted(found.scores, reverse=True), expected, rtol=1e-5)
+
+
+def test_mask_boxes_with_no_confident_detection_keep_the_unseeded_blobs():
+    import torch
+
+    from apps.vision.model import DenseVisionTransformer, VisionModelConfig
+    from apps.vision.predict import PostProcess, predict_images
+
+    model = DenseVisionTransformer(VisionModelConfig(d_model=32, n_heads=4, layers=2, d_ff=64, stem_channels=[8, 16, 16],
+                                                     decoder_channels=16)).eval()
+    with torch.no_grad():
+        model.seg_head.bias.copy_(torch.tensor([-5.0, 5.0]))  # every pixel foreground: one big unseeded blob
+    image = np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    pred = predict_images(model, [image], PostProcess(flips=False, score_threshold=1.0, mask_boxes=True))[0]
+    assert pred.instances.max() == 1 and len(pred.instance_scores) == 1
