@@ -106,11 +106,20 @@ def mean_sd(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
 
 
+def cell(key: str, values: list[float]) -> str:
+    """Counts and seconds as a mean; images/s as the median (a run measured while the machine was
+    busy reads slow); metrics as mean ± sd."""
+    if key in ("steps", "epochs", "train_seconds"):
+        return f"{np.mean(values):.0f}"
+    if key == "images_per_second":
+        return f"{np.median(values):.1f}"
+    return mean_sd(values)
+
+
 def table(runs: list[dict], title: str) -> str:
-    """Mean ± standard deviation over ``runs`` of every model's metrics."""
-    rows = [{"model": m, "runs": str(len(next(iter(v.values())))),
-             **{k: (f"{np.mean(v[k]):.0f}" if k in ("steps", "epochs", "train_seconds") else mean_sd(v[k]))
-                for k in COLUMNS if k in v}} for m, v in summary(runs).items()]
+    """Every model's metrics over ``runs`` (see :func:`cell`)."""
+    rows = [{"model": m, "runs": str(len(next(iter(v.values())))), **{k: cell(k, v[k]) for k in COLUMNS if k in v}}
+            for m, v in summary(runs).items()]
     return f"### {title}\n\n" + markdown_table(rows, ("runs", *COLUMNS))
 
 
@@ -133,7 +142,8 @@ def write_report(report: dict, out: Path) -> str:
              "Each run: ours trains for its configured steps; YOLOv8n trains for the wall-clock time ours took "
              "(`epochs`: how many that was), and both select their checkpoint on the valid split. `ours` predicts "
              f"with the config's flip setting, `ours_flips` / `ours_no_flips` are the same weights with 4 "
-             "flip-averaged passes per image or one. Mean ± sample standard deviation over runs. Before this "
+             "flip-averaged passes per image or one. Metrics: mean ± sample standard deviation over runs; "
+             "images/s: the median over runs. Before this "
              f"round (issue 21), ours had box mAP {BEFORE['box_map']} and {BEFORE['images_per_second']} images/s "
              "on nuclei (with flips).\n"]
     if nuclei:
@@ -149,6 +159,9 @@ def write_report(report: dict, out: Path) -> str:
         parts += [table(scenes, f"Generated scenes ({scenes[0]['images']['test']} test images, 4 classes; "
                                 f"{len(scenes)} seeds; {' '.join(scenes[0]['overrides']) or 'scenes config'})"),
                   "Paired differences (scenes):\n", paired(scenes)]
+    notes = RESULTS / "vision_notes.md"  # what the numbers alone do not say (kept by hand)
+    if notes.is_file():
+        parts.append(notes.read_text())
     text = "\n".join(parts)
     out.write_text(text)
     return text
