@@ -74,7 +74,8 @@ def report(runs: list[dict], out: Path) -> None:
             row["train_seconds"] = float(np.mean([r["train_seconds"] for r in mine]))
             rows.append(row)
     overrides = {r["variant"]: " ".join(r["overrides"]) or "(default config)" for r in runs}
-    text = ["## Vision: settings compared on the valid split (nuclei; mean over tile-split seeds)\n",
+    text = ["## Vision: settings compared on the valid split (mean over tile-split seeds; `scenes_*` variants: the "
+            "generated scenes, `--config scenes`, whose split does not depend on the seed)\n",
             "Only the valid tiles of each split are scored here; the test tiles are read by `benchmarks/vision.py` "
             "alone. The valid split is small (2 tiles, about 25 nuclei per seed), so differences under about "
             "0.02 are noise.\n",
