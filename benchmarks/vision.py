@@ -140,7 +140,8 @@ def write_report(report: dict, out: Path) -> str:
     nuclei, scenes = report["nuclei"], report["scenes"]
     parts = ["## Vision: ours vs peers (test split; higher is better; speeds on this machine's CPU, 2 threads)\n",
              "Each run: ours trains for its configured steps; YOLOv8n trains for the wall-clock time ours took "
-             "(`epochs`: how many that was), and both select their checkpoint on the valid split. `ours` predicts "
+             "(`epochs`: how many that was; AdamW at ultralytics' own `auto` learning rate, see the notes), and both "
+             "select their checkpoint on the valid split. `ours` predicts "
              f"with the config's flip setting, `ours_flips` / `ours_no_flips` are the same weights with 4 "
              "flip-averaged passes per image or one. Metrics: mean ± sample standard deviation over runs; "
              "images/s: the median over runs. Before this "
