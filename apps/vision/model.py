@@ -16,7 +16,8 @@ on disk into it when training starts (never from the network).
 
 The decoder is TransUNet-style (Chen et al., 2021): the encoded grid is
 upsampled and joined with the tokenizer's feature maps, from coarse to fine
-(1/4, 1/2 and full resolution for the convolutional tokenizer). Two heads read it:
+(1/4, 1/2 and full resolution for the convolutional tokenizer; ``decoder_stride`` stops it
+earlier, for speed). Two heads read it:
 
 - **segmentation**: per-pixel class logits at full resolution (class 0 is
   background);
@@ -67,6 +68,9 @@ class VisionModelConfig:
     drop_path: float = 0.0  # stochastic depth of the encoder's last block (rising linearly from 0)
     stem_channels: list[int] = field(default_factory=lambda: [16, 32, 64])  # at 1/1, 1/2, 1/4 resolution
     decoder_channels: int = 64
+    # the finest stride the decoder reaches (1, 2 or 4): skips finer than it are left out and the
+    # segmentation logits are upsampled from it; 2 drops the full-resolution stage, the costliest
+    decoder_stride: int = 1
     num_classes: int = 2  # semantic classes, background included
     num_det_classes: int = 1
     class_names: list[str] = field(default_factory=lambda: ["background", "object"])
@@ -76,6 +80,8 @@ class VisionModelConfig:
     def __post_init__(self) -> None:
         if len(self.stem_channels) != 3:
             raise ValueError("stem_channels needs three widths (full, 1/2 and 1/4 resolution)")
+        if self.decoder_stride not in (1, 2, 4):
+            raise ValueError(f"decoder_stride must be 1, 2 or 4 (the detection head reads stride 4), got {self.decoder_stride}")
         if self.num_classes < 2 or self.num_det_classes < 1:
             raise ValueError("num_classes must be >= 2 (background + one) and num_det_classes >= 1")
 
@@ -217,9 +223,12 @@ class DenseVisionTransformer(nn.Module):
                                  dropout=cfg.dropout, drop_path=cfg.drop_path, position="none")
         self.encoder = Encoder(core)
         # One up-block per skip, coarse to fine, named by stride (up4, up2, up1 for the conv tokenizer).
-        self.skip_strides = list(self.tokenizer.skip_strides)
+        used = [i for i, stride in enumerate(self.tokenizer.skip_strides) if stride >= cfg.decoder_stride]
+        self.skip_strides = [self.tokenizer.skip_strides[i] for i in used]
+        self.first_skip = used[0]  # the tokenizer's finer maps are left out of the decoder
         width = cfg.d_model
-        for stride, channels in zip(reversed(self.skip_strides), reversed(self.tokenizer.skip_channels), strict=True):
+        for stride, channels in zip(reversed(self.skip_strides), reversed(self.tokenizer.skip_channels[used[0]:]),
+                                    strict=True):
             out = dec if stride >= DET_STRIDE else dec // 2
             self.add_module(f"up{stride}", UpBlock(width, channels, out))
             width = out
@@ -236,7 +245,7 @@ class DenseVisionTransformer(nn.Module):
         skips, tokens, (h, w) = self.tokenizer(image)
         x = self.encoder(tokens).transpose(1, 2).reshape(image.shape[0], -1, h, w)
         p4 = None
-        for stride, skip in zip(reversed(self.skip_strides), reversed(skips), strict=True):
+        for stride, skip in zip(reversed(self.skip_strides), reversed(skips[self.first_skip:]), strict=True):
             x = getattr(self, f"up{stride}")(x, skip)
             if stride == DET_STRIDE:
                 p4 = x

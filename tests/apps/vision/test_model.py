@@ -19,8 +19,11 @@ def _model(**kw) -> DenseVisionTransformer:
     return model
 
 
-def test_output_shapes_and_uneven_sizes():
-    model = _model()
+@pytest.mark.parametrize("decoder_stride", [1, 2, 4])
+def test_output_shapes_and_uneven_sizes(decoder_stride):
+    model = _model(decoder_stride=decoder_stride)
+    assert model.skip_strides == [s for s in (1, 2, 4) if s >= decoder_stride]
+    assert hasattr(model, "up1") == (decoder_stride == 1) and hasattr(model, "up2") == (decoder_stride <= 2)
     out = model(normalise(torch.randint(0, 255, (2, 64, 96, 3), dtype=torch.uint8)))
     assert out.seg.shape == (2, 3, 64, 96) and out.heat.shape == (2, 2, 16, 24) and out.box.shape == (2, 4, 16, 24)
     assert (out.box >= 0).all()
@@ -28,6 +31,8 @@ def test_output_shapes_and_uneven_sizes():
     assert probs.seg.shape == (1, 3, 50, 70) and torch.allclose(probs.seg.sum(1), torch.ones(1, 50, 70), atol=1e-5)
     with pytest.raises(ValueError, match="multiples of 8"):
         model(torch.zeros(1, 3, 60, 64))
+    with pytest.raises(ValueError, match="decoder_stride"):
+        _model(decoder_stride=8)
 
 
 def test_model_folder_round_trip(tmp_path):
