@@ -10,7 +10,7 @@ Ours trains on the ``default`` config; YOLOv8n (ultralytics, from ``yolov8n.yaml
 pretrained weights) gets the wall-clock training time ours took on that run (ultralytics'
 ``time`` argument), selects its best epoch on the same valid tiles, and is scored by the same
 COCO evaluator. Otsu + watershed needs no training. The generated scene set (4 classes)
-compares ours (``scenes`` config, ``--scenes-steps``, default 1000) and YOLOv8n the same
+compares ours (``scenes`` config, ``--scenes-steps``, default 1600) and YOLOv8n the same
 way, 3 seeds each.
 
 Ours is scored with and without test-time flip averaging (``ours`` uses the config's
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", type=int, nargs="*", default=[0, 1, 2], help="nuclei tile-split seeds")
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="training seeds (both models)")
     parser.add_argument("--no-scenes", action="store_true")
-    parser.add_argument("--scenes-steps", type=int, default=1000, help="ours' steps on the scenes (YOLOv8n: same time)")
+    parser.add_argument("--scenes-steps", type=int, default=1600, help="ours' steps on the scenes (YOLOv8n: same time)")
     parser.add_argument("--report", action="store_true", help="only rewrite vision.md from vision.json")
     parser.add_argument("--work", default="runs/bench/vision")
     parser.add_argument("--out", default=str(RESULTS))
