@@ -223,11 +223,11 @@ class DenseVisionTransformer(nn.Module):
                                  dropout=cfg.dropout, drop_path=cfg.drop_path, position="none")
         self.encoder = Encoder(core)
         # One up-block per skip, coarse to fine, named by stride (up4, up2, up1 for the conv tokenizer).
-        used = [i for i, stride in enumerate(self.tokenizer.skip_strides) if stride >= cfg.decoder_stride]
-        self.skip_strides = [self.tokenizer.skip_strides[i] for i in used]
-        self.first_skip = used[0]  # the tokenizer's finer maps are left out of the decoder
+        # Skip strides rise, so the decoder's are a suffix: the tokenizer's finer maps are left out.
+        self.first_skip = next(i for i, s in enumerate(self.tokenizer.skip_strides) if s >= cfg.decoder_stride)
+        self.skip_strides = list(self.tokenizer.skip_strides[self.first_skip:])
         width = cfg.d_model
-        for stride, channels in zip(reversed(self.skip_strides), reversed(self.tokenizer.skip_channels[used[0]:]),
+        for stride, channels in zip(reversed(self.skip_strides), reversed(self.tokenizer.skip_channels[self.first_skip:]),
                                     strict=True):
             out = dec if stride >= DET_STRIDE else dec // 2
             self.add_module(f"up{stride}", UpBlock(width, channels, out))
