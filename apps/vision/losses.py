@@ -9,8 +9,10 @@ loss from ``torchvision.ops`` (or the complete IoU loss, ``box_loss: ciou``, whi
 penalises centre distance and aspect ratio). Where two boxes' Gaussians overlap, the cell
 regresses the smaller box. An IoU-aware model's IoU map learns, at the same cells and
 weights, the IoU of the cell's (detached) box with its target (binary cross-entropy on a soft
-target, as in VarifocalNet). Segmentation is cross-entropy plus soft Dice over the
-foreground classes present.
+target, as in VarifocalNet). A ``box_bins`` model adds, at the same cells and weights, the
+distribution focal loss of Generalized Focal Loss: cross-entropy of each edge's distance
+distribution with the two bins around the true distance, weighted by nearness. Segmentation
+is cross-entropy plus soft Dice over the foreground classes present.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class LossWeights:
     heatmap: float = 1.0
     box: float = 5.0
     iou: float = 1.0  # the IoU map of iou_aware models
+    dfl: float = 1.0  # the distribution focal loss of box_bins models (YOLOv8's ratio to its box loss)
     box_loss: Literal["giou", "ciou"] = "giou"
 
     def __post_init__(self) -> None:
@@ -95,6 +98,20 @@ def paired_iou(a: Tensor, b: Tensor) -> Tensor:
     return inter / (area(a) + area(b) - inter).clamp_min(1e-6)
 
 
+def distribution_focal_loss(logits: Tensor, distance: Tensor) -> Tensor:
+    """GFL's DFL per row: ``logits`` ``[N, 4, bins]`` over distances 0, 4, 8, ... pixels, ``distance``
+    ``[N, 4]`` in pixels (clipped to the last bin). Cross-entropy with the two neighbouring bins,
+    each weighted by how near the true distance is to it; the mean over the 4 edges."""
+    bins = logits.shape[-1]
+    target = (distance / DET_STRIDE).clamp(0, bins - 1 - 1e-3)
+    left = target.floor().long()
+    right_weight = target - left
+    log_probs = logits.log_softmax(-1)
+    left_lp = log_probs.gather(-1, left[..., None])[..., 0]
+    right_lp = log_probs.gather(-1, (left + 1)[..., None])[..., 0]
+    return -(left_lp * (1 - right_weight) + right_lp * right_weight).mean(-1)
+
+
 def focal_heatmap_loss(logits: Tensor, target: Tensor) -> Tensor:
     """CenterNet's penalty-reduced focal loss, normalised by the number of peaks."""
     prob = logits.sigmoid().clamp(1e-4, 1 - 1e-4)
@@ -133,6 +150,12 @@ def dense_loss(out: DenseOutputs, semantic: Tensor | None, heat: Tensor | None, 
             loss = complete_box_iou_loss if weights.box_loss == "ciou" else generalized_box_iou_loss
             w = box_weight[cells]
             parts["box"] = (loss(pred, true, reduction="none") * w).sum() / w.sum() * weights.box
+            if out.box_logits is not None and weights.dfl > 0:
+                cy, cx = cell_centres(cells.shape[-2] * DET_STRIDE, cells.shape[-1] * DET_STRIDE)
+                cx, cy = cx.expand_as(cells)[cells].to(true), cy.expand_as(cells)[cells].to(true)
+                distance = torch.stack([cx - true[:, 0], cy - true[:, 1], true[:, 2] - cx, true[:, 3] - cy], 1)
+                dfl = distribution_focal_loss(out.box_logits.permute(0, 3, 4, 1, 2)[cells], distance)
+                parts["dfl"] = (dfl * w).sum() / w.sum() * weights.dfl
             if out.iou is not None and weights.iou > 0:
                 target = paired_iou(pred.detach(), true)
                 bce = F.binary_cross_entropy_with_logits(out.iou[:, 0][cells], target, reduction="none")

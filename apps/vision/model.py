@@ -27,6 +27,9 @@ earlier, for speed). Two heads read it:
   which matters on a CPU budget. With ``iou_aware`` a third map predicts, at
   every cell, the IoU of its box with the object's (trained where boxes are
   regressed), and detection scores become ``heat ** (1 - a) * iou ** a``.
+  With ``box_bins`` each edge distance is a distribution over ``box_bins`` values
+  0, 4, 8, ... pixels (Generalized Focal Loss's distribution-style regression, Li et
+  al., 2020, as YOLOv8 uses) and the box takes its expected value.
 
 Instance masks (nuclei) come from the two heads together: detected centres
 seed a watershed over the predicted foreground (see :mod:`apps.vision.predict`).
@@ -76,12 +79,17 @@ class VisionModelConfig:
     class_names: list[str] = field(default_factory=lambda: ["background", "object"])
     box_scale: float = 16.0  # box-edge distances are predicted in units of this many pixels
     iou_aware: bool = False  # predict each cell's box IoU and fold it into the detection score
+    # 0: each box edge's distance is regressed directly (softplus x box_scale); n > 0: a distribution
+    # over n distances 0, 4, ..., 4(n-1) pixels (GFL/DFL), the box at its expectation
+    box_bins: int = 0
 
     def __post_init__(self) -> None:
         if len(self.stem_channels) != 3:
             raise ValueError("stem_channels needs three widths (full, 1/2 and 1/4 resolution)")
         if self.decoder_stride not in (1, 2, 4):
             raise ValueError(f"decoder_stride must be 1, 2 or 4 (the detection head reads stride 4), got {self.decoder_stride}")
+        if self.box_bins == 1 or self.box_bins < 0:
+            raise ValueError(f"box_bins must be 0 (direct regression) or at least 2, got {self.box_bins}")
         if self.num_classes < 2 or self.num_det_classes < 1:
             raise ValueError("num_classes must be >= 2 (background + one) and num_det_classes >= 1")
 
@@ -205,6 +213,7 @@ class DenseOutputs:
     heat: Tensor
     box: Tensor
     iou: Tensor | None = None  # logits of each cell's box IoU ``[B, 1, H/4, W/4]`` (``iou_aware`` models)
+    box_logits: Tensor | None = None  # ``box_bins`` models: ``[B, 4, bins, H/4, W/4]``, what ``box`` is the mean of
 
 
 class DenseVisionTransformer(nn.Module):
@@ -234,7 +243,7 @@ class DenseVisionTransformer(nn.Module):
             width = out
         self.seg_head = nn.Conv2d(width, cfg.num_classes, 1)
         self.heat_head = nn.Sequential(conv_block(dec, dec), nn.Conv2d(dec, cfg.num_det_classes, 1))
-        self.box_head = nn.Sequential(conv_block(dec, dec), nn.Conv2d(dec, 4, 1))
+        self.box_head = nn.Sequential(conv_block(dec, dec), nn.Conv2d(dec, 4 * max(cfg.box_bins, 1), 1))
         self.iou_head = nn.Sequential(conv_block(dec, dec), nn.Conv2d(dec, 1, 1)) if cfg.iou_aware else None
         nn.init.constant_(self.heat_head[-1].bias, -4.6)  # start every cell at p = 0.01 (focal-loss prior)
 
@@ -252,9 +261,18 @@ class DenseVisionTransformer(nn.Module):
         seg = self.seg_head(x)
         if seg.shape[-2:] != image.shape[-2:]:
             seg = F.interpolate(seg, size=image.shape[-2:], mode="bilinear", align_corners=False)
-        box = F.softplus(self.box_head(p4)) * self.cfg.box_scale
         iou = self.iou_head(p4) if self.iou_head is not None else None
-        return DenseOutputs(seg=seg, heat=self.heat_head(p4), box=box, iou=iou)
+        raw = self.box_head(p4)
+        if not self.cfg.box_bins:
+            return DenseOutputs(seg=seg, heat=self.heat_head(p4), box=F.softplus(raw) * self.cfg.box_scale, iou=iou)
+        logits = raw.unflatten(1, (4, self.cfg.box_bins))
+        box = (logits.softmax(2) * bin_distances(self.cfg.box_bins).to(raw)[:, None, None]).sum(2)
+        return DenseOutputs(seg=seg, heat=self.heat_head(p4), box=box, iou=iou, box_logits=logits)
+
+
+def bin_distances(bins: int) -> Tensor:
+    """The edge distances, in pixels, that a ``box_bins`` model's distribution is over: 0, 4, 8, ..."""
+    return torch.arange(bins, dtype=torch.float32) * DET_STRIDE
 
 
 def normalise(images: Tensor) -> Tensor:

@@ -1,5 +1,7 @@
 """Detection targets and losses: peaks where the centres are, zero loss for perfect boxes."""
 
+import math
+
 import numpy as np
 import torch
 
@@ -86,3 +88,39 @@ def test_the_iou_map_learns_the_iou_of_each_cells_box():
     assert good["iou"] < 0.01 < 1.0 < bad["iou"]
     _, none = dense_loss(right, None, None, target, weight, LossWeights(iou=0.0))
     assert "iou" not in none
+
+
+def test_distribution_focal_loss_is_least_for_the_two_bins_around_the_true_distance():
+    from apps.vision.losses import distribution_focal_loss
+
+    distance = torch.tensor([[5.0, 0.0, 8.0, 100.0]])  # pixels: bins are 0, 4, 8, 12
+    right = torch.full((1, 4, 4), -20.0)
+    right[0, 0, 1], right[0, 0, 2] = math.log(0.75), math.log(0.25)  # 5 px = 3/4 of bin 1 + 1/4 of bin 2
+    right[0, 1, 0] = right[0, 2, 2] = right[0, 3, 3] = 0.0  # 100 px is clipped to the last bin
+    assert distribution_focal_loss(right, distance) < 0.2
+    lopsided = right.clone()
+    lopsided[0, 0, 1], lopsided[0, 0, 2] = 0.0, -20.0  # all on bin 1: the optimum splits 3:1
+    assert distribution_focal_loss(lopsided, distance) > distribution_focal_loss(right, distance) + 0.1
+    assert distribution_focal_loss(torch.zeros(1, 4, 4), distance) > 1.0  # uniform: log 4 per edge
+
+
+def test_a_box_bins_model_trains_its_distributions_where_boxes_are_regressed():
+    from apps.vision.model import bin_distances
+
+    exact, target, weight = _exact()
+    bins = 16
+    position = (exact / 4).clamp(0, bins - 1 - 1e-3)  # [1, 4, 8, 8] in bins
+    left = position.floor()
+    spread = torch.stack([(1 - (position - left)) * (left == b) + (position - left) * (left + 1 == b)
+                          for b in range(bins)], dim=2)  # the ideal distribution, [1, 4, bins, 8, 8]
+    ideal = torch.log(spread + 1e-9)
+    box = (ideal.softmax(2) * bin_distances(bins)[:, None, None]).sum(2)
+    seg, heat = torch.zeros(1, 2, 32, 32), torch.zeros(1, 1, 8, 8)
+    cells = weight[0] > 0
+    assert torch.allclose(box[0][:, cells], exact.clamp(max=4 * (bins - 1))[0][:, cells], atol=1e-3)
+    _, parts = dense_loss(DenseOutputs(seg, heat, box, box_logits=ideal), None, None, target, weight, LossWeights())
+    _, flat = dense_loss(DenseOutputs(seg, heat, box, box_logits=torch.zeros_like(ideal)), None, None, target, weight,
+                         LossWeights())
+    assert parts["box"] < 1e-3 and parts["dfl"] < flat["dfl"] - 1.0
+    _, off = dense_loss(DenseOutputs(seg, heat, box, box_logits=ideal), None, None, target, weight, LossWeights(dfl=0.0))
+    assert "dfl" not in off

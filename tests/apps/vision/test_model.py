@@ -35,6 +35,19 @@ def test_output_shapes_and_uneven_sizes(decoder_stride):
         _model(decoder_stride=8)
 
 
+def test_a_box_bins_model_predicts_each_edge_as_the_mean_of_its_distribution():
+    from apps.vision.model import bin_distances
+
+    model = _model(box_bins=6)
+    out = model(normalise(torch.randint(0, 255, (2, 32, 64, 3), dtype=torch.uint8)))
+    assert out.box_logits.shape == (2, 4, 6, 8, 16) and out.box.shape == (2, 4, 8, 16)
+    mean = (out.box_logits.softmax(2) * bin_distances(6)[:, None, None]).sum(2)
+    assert torch.allclose(out.box, mean) and out.box.min() >= 0 and out.box.max() <= 20  # bins: 0, 4, ..., 20 px
+    assert _model().forward(normalise(torch.zeros(1, 32, 32, 3, dtype=torch.uint8))).box_logits is None
+    with pytest.raises(ValueError, match="box_bins"):
+        _model(box_bins=1)
+
+
 def test_model_folder_round_trip(tmp_path):
     model = _model()
     save_model(tmp_path / "m", model, "vision-dense", config_to_dict(model.cfg))
