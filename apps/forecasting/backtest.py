@@ -11,7 +11,7 @@ import pandas as pd
 
 from apps.forecasting.config import ForecastConfig
 from apps.forecasting.data import PreparedDataset
-from apps.forecasting.metrics import mase_scale, score_forecasts, summarise
+from apps.forecasting.metrics import score_forecasts, summarise
 from apps.forecasting.peers import peer_backtest
 from apps.forecasting.plots import plot_forecasts
 from apps.forecasting.predict import forecast_series, quantile_columns
@@ -46,18 +46,6 @@ def our_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[Prep
     return pd.concat(rows, ignore_index=True)
 
 
-def window_scales(datasets: list[PreparedDataset]) -> dict[tuple[str, pd.Timestamp], float]:
-    """MASE scale for every possible cutoff of every series."""
-    scales = {}
-    for d in datasets:
-        for uid, f in d.frame().groupby("unique_id"):
-            f = f.sort_values("ds")
-            values, ds = f["y"].to_numpy(), f["ds"].to_numpy()
-            for i in range(1, len(values)):
-                scales[(str(uid), pd.Timestamp(ds[i - 1]))] = mase_scale(values[:i], d.season_length)
-    return scales
-
-
 def run_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[PreparedDataset], out_dir: str | Path,
                  peers: list[str] | None = None) -> dict:
     """Backtest ours and the peers, score, plot; write ``metrics.json``, ``metrics.md``,
@@ -77,11 +65,11 @@ def run_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[Prep
                 timings[name] = timings.get(name, 0.0) + sec
     forecasts = pd.concat(frames, ignore_index=True)
     forecasts["cutoff"] = pd.to_datetime(forecasts["cutoff"])
-    windows = score_forecasts(forecasts, window_scales(datasets))
+    history = pd.concat([d.frame().assign(dataset=d.name) for d in datasets], ignore_index=True)
+    windows = score_forecasts(forecasts, history, {d.name: d.season_length for d in datasets})
     table = summarise(windows)
     forecasts.to_parquet(out_dir / "forecasts.parquet", index=False)
     windows.to_csv(out_dir / "windows.csv", index=False)
-    history = pd.concat([d.frame() for d in datasets], ignore_index=True)
     first_ids = [forecasts[forecasts["dataset"] == d.name]["unique_id"].iloc[0] for d in datasets]
     best_peer = best_peer_name(table, peers)
     shown = [OURS] + ([best_peer] if best_peer else [])

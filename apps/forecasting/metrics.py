@@ -1,60 +1,66 @@
-"""Forecast accuracy: MASE, sMAPE, MAE, and 80%-interval coverage and width.
+"""Forecast accuracy: MASE, sMAPE, MAE, and 80%-interval coverage and width, from utilsforecast.
 
-Each backtest window is scored on its own (the MASE scale is the in-sample
-seasonal-naive MAE of the history before that window's cutoff), then windows
-are averaged per series and dataset. A collection's score is the mean of its
-datasets' scores, so a dataset with many series does not dominate.
+Each backtest window (a series and a cutoff) is scored on its own with
+``utilsforecast.losses``: its MASE scale is the in-sample seasonal-naive MAE of
+the series' history up to the cutoff (the naive MAE where that history is not
+longer than one season). Windows are then averaged per series and dataset, and a
+collection's score is the mean of its datasets' scores, so a dataset with many
+series does not dominate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
-
-
-def mase_scale(history: np.ndarray, season_length: int) -> float:
-    """In-sample MAE of the seasonal naive forecast (naive when history is too short)."""
-    m = season_length if len(history) > season_length else 1
-    if len(history) <= m:
-        return float("nan")
-    scale = float(np.mean(np.abs(history[m:] - history[:-m])))
-    return scale if scale > 0 else float("nan")
-
-
-def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
-    """Symmetric MAPE in percent (0-200); points where both are 0 count as 0."""
-    denom = np.abs(actual) + np.abs(forecast)
-    ratio = np.divide(2 * np.abs(actual - forecast), denom, out=np.zeros_like(denom, dtype=float), where=denom > 0)
-    return float(100 * ratio.mean())
-
-
-def window_scores(actual: np.ndarray, median: np.ndarray, lo: np.ndarray, hi: np.ndarray, scale: float) -> dict[str, float]:
-    """All metrics for one forecast window."""
-    mae = float(np.mean(np.abs(actual - median)))
-    return {
-        "mase": mae / scale,
-        "smape": smape(actual, median),
-        "mae": mae,
-        "coverage80": float(np.mean((actual >= lo) & (actual <= hi))),
-        "width80": float(np.mean(hi - lo)) / scale,
-    }
-
+from utilsforecast import losses
 
 METRICS = ("mase", "smape", "mae", "coverage80", "width80")
+KEY = ["unique_id", "cutoff"]
 
 
-def score_forecasts(forecasts: pd.DataFrame, scales: dict[tuple[str, pd.Timestamp], float]) -> pd.DataFrame:
+def _scaled(windows: pd.DataFrame, history: pd.DataFrame, column: str, season_length: int) -> pd.Series:
+    """``column``'s MAE against ``y`` in each window over its MASE scale (``utilsforecast.losses.mase``),
+    indexed by (unique_id, cutoff): seasonal where the history up to the cutoff is longer than one season,
+    naive where it is not, NaN where the scale is 0 or the history has one value."""
+    seasonal, naive = (losses.mase(windows[[*KEY, "ds", "y", column]], [column], m, history).set_index(KEY)[column]
+                       for m in (season_length, 1))
+    cutoffs = seasonal.index.to_frame(index=False)
+    merged = cutoffs.merge(history[["unique_id", "ds"]], on="unique_id")
+    length = merged[merged["ds"] <= merged["cutoff"]].groupby(KEY).size().reindex(seasonal.index, fill_value=0)
+    scaled = seasonal.where(length > season_length, naive.reindex(seasonal.index))
+    return scaled.replace([np.inf, -np.inf], np.nan)
+
+
+def score_forecasts(forecasts: pd.DataFrame, history: pd.DataFrame, seasons: Mapping[str, int]) -> pd.DataFrame:
     """Per-window scores from long forecasts.
 
-    ``forecasts`` has ``dataset, unique_id, cutoff, ds, y, model, median, lo, hi``;
-    ``scales`` maps ``(unique_id, cutoff)`` to the window's MASE scale.
+    ``forecasts`` has ``dataset, unique_id, cutoff, ds, y, model, median, lo, hi`` (``lo``/``hi`` the
+    80% interval); ``history`` has ``dataset, unique_id, ds, y`` (every observed value: each window's
+    scale reads those up to its cutoff); ``seasons`` maps each dataset to its season length.
+    Returns one row per (model, dataset, unique_id, cutoff) with :data:`METRICS` (sMAPE in percent,
+    0-200; ``width80`` the interval's mean width in MASE units).
     """
     rows = []
-    for (model, dataset, uid, cutoff), w in forecasts.groupby(["model", "dataset", "unique_id", "cutoff"], sort=True):
-        w = w.sort_values("ds")
-        scores = window_scores(w["y"].to_numpy(), w["median"].to_numpy(), w["lo"].to_numpy(), w["hi"].to_numpy(), scales[(uid, cutoff)])
-        rows.append({"model": model, "dataset": dataset, "unique_id": uid, "cutoff": cutoff, **scores})
-    return pd.DataFrame(rows)
+    for (model, dataset), f in forecasts.groupby(["model", "dataset"], sort=True):
+        windows = pd.DataFrame({"unique_id": f["unique_id"].astype(str), "cutoff": f["cutoff"], "ds": f["ds"],
+                                "y": f["y"], "f": f["median"], "f-lo-80": f["lo"], "f-hi-80": f["hi"]})
+        past = history[history["dataset"] == dataset]
+        past = pd.DataFrame({"unique_id": past["unique_id"].astype(str), "ds": past["ds"], "y": past["y"]})
+        past = past.sort_values(["unique_id", "ds"], kind="stable")
+        scores = pd.DataFrame({
+            "mase": _scaled(windows, past, "f", seasons[dataset]),
+            "smape": 200 * losses.smape(windows, ["f"]).set_index(KEY)["f"],  # utilsforecast's is 0-1
+            "mae": losses.mae(windows, ["f"]).set_index(KEY)["f"],
+            "coverage80": losses.coverage(windows, ["f"], 80).set_index(KEY)["f"],
+            # the mean distance between the interval's edges (hi >= lo), scaled as MASE scales an error
+            "width80": _scaled(windows.assign(y=windows["f-hi-80"], w=windows["f-lo-80"]), past, "w", seasons[dataset]),
+        }).reset_index()
+        scores.insert(0, "dataset", dataset)
+        scores.insert(0, "model", model)
+        rows.append(scores[["model", "dataset", *KEY, *METRICS]])
+    return pd.concat(rows, ignore_index=True).sort_values(["model", "dataset", *KEY], ignore_index=True)
 
 
 def summarise(window_table: pd.DataFrame) -> pd.DataFrame:

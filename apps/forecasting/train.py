@@ -13,11 +13,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from apps.forecasting.config import ForecastConfig
 from apps.forecasting.data import PreparedDataset
-from apps.forecasting.metrics import mase_scale
+from apps.forecasting.metrics import score_forecasts
 from apps.forecasting.model import build_model, pinball_loss
 from apps.forecasting.predict import forecast_series
 from apps.forecasting.windows import PanelWindows, SeriesWindows, collate_panels
@@ -56,16 +57,21 @@ def split_series(datasets: list[PreparedDataset], horizon: int, n_windows: int) 
 
 def validation_mase(model: torch.nn.Module, cfg: ForecastConfig, series: list[SplitSeries]) -> dict[str, float]:
     """Mean (over datasets) MASE of the median forecast on the validation window."""
-    median = cfg.model.quantiles.index(0.5)
-    by_dataset: dict[str, list[float]] = {}
+    median, h = cfg.model.quantiles.index(0.5), cfg.data.horizon
+    forecasts, history = [], []
     groups = _panels(series) if cfg.model.kind == "itransformer" else [[s] for s in series]
     for group in groups:
-        preds = forecast_series(model, cfg.model, [s.values[: s.train_end] for s in group], cfg.data.horizon)
+        preds = forecast_series(model, cfg.model, [s.values[: s.train_end] for s in group], h)
         for s, pred in zip(group, preds):
-            actual = s.values[s.train_end : s.train_end + cfg.data.horizon]
-            scale = mase_scale(s.values[: s.train_end], s.season_length)
-            by_dataset.setdefault(s.dataset, []).append(float(np.mean(np.abs(actual - pred[:, median]))) / scale)
-    return {"val_mase": float(np.mean([np.nanmean(v) for v in by_dataset.values()]))}
+            end = s.train_end
+            forecasts.append(pd.DataFrame({"dataset": s.dataset, "unique_id": s.unique_id, "cutoff": end - 1,
+                                           "ds": np.arange(end, end + h), "y": s.values[end : end + h], "model": "ours",
+                                           "median": pred[:, median], "lo": pred[:, median], "hi": pred[:, median]}))
+            history.append(pd.DataFrame({"dataset": s.dataset, "unique_id": s.unique_id, "ds": np.arange(end),
+                                         "y": s.values[:end]}))
+    windows = score_forecasts(pd.concat(forecasts, ignore_index=True), pd.concat(history, ignore_index=True),
+                              {s.dataset: s.season_length for s in series})
+    return {"val_mase": float(windows.groupby("dataset")["mase"].mean().mean())}
 
 
 def _panels(series: list[SplitSeries]) -> list[list[SplitSeries]]:
