@@ -30,6 +30,7 @@ class ForecastOptions:
 
     horizon: int | None = field(default=None, metadata={"help": "steps ahead (default: the model's training horizon)"})
     freq: str | None = field(default=None, metadata={"help": "pandas frequency if it cannot be inferred, e.g. MS"})
+    season: int | None = field(default=None, metadata={"help": "season length (default: the usual one for the frequency)"})
     series: list[str] | None = field(default=None, metadata={"help": "series to plot (default: the first 6)"})
     format: Literal["parquet", "jsonl"] = field(default="parquet", metadata={"help": "output shard format"})
 
@@ -145,7 +146,8 @@ class ForecastingApp:
     def predictor(self, model_dir: str, options: ForecastOptions) -> ForecastPredictor:
         from apps.forecasting.predict import ForecastPredictor
 
-        return ForecastPredictor(model_dir, options.horizon, options.freq, options.series, options.format)
+        return ForecastPredictor(model_dir, options.horizon, options.freq, options.series, options.format,
+                                 season=options.season)
 
     def registry_name(self, cfg: ForecastConfig) -> str:
         return self.name

@@ -35,7 +35,8 @@ def our_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[Prep
     for k in range(n):
         for group in groups:
             cut = group[0].test_start + k * h
-            preds = forecast_series(loaded.model, model_cfg, [s.values[:cut] for s in group], h)
+            preds = forecast_series(loaded.model, model_cfg, [s.values[:cut] for s in group], h,
+                                    [s.season_length for s in group])
             for s, pred in zip(group, preds):
                 f = frames[s.dataset]
                 ds = f[f["unique_id"] == s.unique_id].sort_values("ds")["ds"].to_numpy()

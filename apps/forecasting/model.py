@@ -8,7 +8,11 @@
 
 Both see left-padded contexts with an ``observed`` mask, so series shorter
 than the lookback still work, and both predict ``[B, (V,) H, Q]`` quantiles
-in the normalised space; :func:`denormalise` maps them back.
+in the normalised space; :func:`denormalise` maps them back. Their heads
+predict a residual over a baseline forecast that the model adds back
+(``skip``): the last value (naive), or the value one season earlier (seasonal
+naive, given each row's season length), so a seasonal series starts from its
+own last season.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class ForecastModelConfig:
     stride: int = 8
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
     members: int = 1  # > 1: a deep ensemble of independently seeded models, quantiles averaged
+    # the baseline the heads predict a residual over: the last value, or the value one season
+    # earlier (rows whose season is 1, longer than the lookback or unobserved fall back to the last value)
+    skip: Literal["naive", "seasonal"] = "naive"
     encoder: TransformerConfig = field(
         default_factory=lambda: TransformerConfig(d_model=64, n_heads=4, encoder_layers=3, d_ff=128, dropout=0.1, position="learned", max_len=256)
     )
@@ -48,6 +55,8 @@ class ForecastModelConfig:
             raise ValueError("quantiles must include 0.5 (the point forecast)")
         if self.patch_len > self.lookback:
             raise ValueError("patch_len cannot exceed lookback")
+        if self.skip not in ("naive", "seasonal"):
+            raise ValueError(f"skip must be naive or seasonal, got {self.skip!r}")
 
     @property
     def num_patches(self) -> int:
@@ -65,12 +74,34 @@ def instance_norm(context: Tensor, observed: Tensor) -> tuple[Tensor, Tensor, Te
 
 
 def last_value(values: Tensor) -> Tensor:
-    """The last (always observed: contexts are left-padded) normalised value of each row.
-
-    Heads predict the deviation from it, i.e. a residual over the naive forecast,
-    which keeps forecasts of trending series anchored to the current level.
-    """
+    """The last (always observed: contexts are left-padded) normalised value of each row."""
     return values[..., -1]
+
+
+def seasonal_naive(values: Tensor, observed: Tensor, season: Tensor | None, horizon: int) -> Tensor:
+    """The seasonal-naive forecast ``[..., horizon]`` of each row of ``values`` ``[..., L]``: step ``t``
+    repeats the value ``season - t % season`` steps before the end. Rows whose ``season`` (``[...]``,
+    broadcast over a panel's variates) is 1 or more than ``L``, and steps whose source is unobserved,
+    take the last value instead, as do all rows when ``season`` is None."""
+    last = last_value(values)[..., None].expand(*values.shape[:-1], horizon)
+    if season is None:
+        return last
+    length = values.shape[-1]
+    season = season.to(torch.long).reshape(season.shape + (1,) * (values.dim() - season.dim()))  # [..., 1]
+    steps = torch.arange(horizon, device=values.device)
+    usable = (season > 1) & (season <= length)
+    index = (length - season + steps % season.clamp_min(1)).clamp(0, length - 1)
+    index = index.expand(*values.shape[:-1], horizon)
+    usable = usable & observed.gather(-1, index)
+    return torch.where(usable, values.gather(-1, index), last)
+
+
+def baseline(cfg: ForecastModelConfig, values: Tensor, observed: Tensor, season: Tensor | None) -> Tensor:
+    """The ``[..., max_horizon]`` forecast (normalised) that a model's heads predict a residual over:
+    naive (the last value keeps trending series anchored to their level) or seasonal naive."""
+    if cfg.skip == "seasonal":
+        return seasonal_naive(values, observed, season, cfg.max_horizon)
+    return last_value(values)[..., None].expand(*values.shape[:-1], cfg.max_horizon)
 
 
 def denormalise(normalised: Tensor, mean: Tensor, std: Tensor) -> Tensor:
@@ -105,13 +136,14 @@ class PatchTST(nn.Module):
         self.head = nn.Sequential(nn.Dropout(cfg.encoder.dropout),
                                   nn.Linear(cfg.num_patches * cfg.encoder.d_model, cfg.max_horizon * len(cfg.quantiles)))
 
-    def forward(self, context: Tensor, observed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``context``/``observed`` ``[B, L]`` -> normalised quantiles ``[B, H, Q]``, mean, std."""
+    def forward(self, context: Tensor, observed: Tensor, season: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """``context``/``observed`` ``[B, L]`` (``season`` ``[B]``, each row's season length) ->
+        normalised quantiles ``[B, H, Q]``, mean, std."""
         values, mean, std = instance_norm(context, observed)
         tokens, padding = self.adapter({"values": values, "observed": observed})
         hidden = self.encoder(tokens, padding) * (~padding).unsqueeze(-1)
         out = self.head(hidden.flatten(1)).view(-1, self.cfg.max_horizon, len(self.cfg.quantiles))
-        return out + last_value(values)[:, None, None], mean, std
+        return out + baseline(self.cfg, values, observed, season)[..., None], mean, std
 
 
 class ITransformer(nn.Module):
@@ -126,13 +158,15 @@ class ITransformer(nn.Module):
         self.encoder = Encoder(encoder_cfg)
         self.head = nn.Linear(d, cfg.max_horizon * len(cfg.quantiles))
 
-    def forward(self, context: Tensor, observed: Tensor, variate_mask: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, context: Tensor, observed: Tensor, variate_mask: Tensor | None = None,
+                season: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """``[B, V, L]`` panels (``season`` ``[B]``, one per panel) -> ``[B, V, H, Q]``, mean, std."""
         values, mean, std = instance_norm(context, observed)
         tokens = self.embed(torch.cat([values, observed.to(values.dtype)], dim=-1))
         hidden = self.encoder(tokens, variate_mask)
         b, v, _ = context.shape
         out = self.head(hidden).view(b, v, self.cfg.max_horizon, len(self.cfg.quantiles))
-        return out + last_value(values)[..., None, None], mean, std
+        return out + baseline(self.cfg, values, observed, season)[..., None], mean, std
 
 
 def pinball_loss(pred: Tensor, target: Tensor, quantiles: list[float], mask: Tensor | None = None) -> Tensor:
@@ -159,8 +193,8 @@ class ForecastEnsemble(nn.Module):
         single = config_from_dict(ForecastModelConfig, {**config_to_dict(cfg), "members": 1})
         self.members = nn.ModuleList(build_model(single) for _ in range(cfg.members))
 
-    def forward(self, context: Tensor, observed: Tensor, *extra: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        outs = [member(context, observed, *extra) for member in self.members]
+    def forward(self, context: Tensor, observed: Tensor, **extra: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        outs = [member(context, observed, **extra) for member in self.members]
         return torch.stack([o[0] for o in outs]).mean(0), outs[0][1], outs[0][2]
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from apps.forecasting.data import read_series_file, validate
+from apps.forecasting.data import read_series_file, season_for, validate
 from apps.forecasting.model import ForecastModelConfig, denormalise
 from apps.forecasting.plots import plot_forecasts
 from apps.forecasting.windows import context_window
@@ -29,22 +29,25 @@ SUFFIXES = (".csv", ".parquet")
 
 @torch.no_grad()
 def forecast_series(model: nn.Module, cfg: ForecastModelConfig, histories: list[np.ndarray], horizon: int,
-                    batch_size: int = 256) -> np.ndarray:
-    """``[N, horizon, Q]`` quantile forecasts for univariate histories (PatchTST),
-    or for the histories taken together as one panel (iTransformer)."""
+                    seasons: list[int] | None = None, batch_size: int = 256) -> np.ndarray:
+    """``[N, horizon, Q]`` quantile forecasts for univariate histories (PatchTST), or for the
+    histories taken together as one panel (iTransformer, which reads the first season).
+    ``seasons``: each history's season length (1, or none given: no seasonal baseline)."""
     if horizon > cfg.max_horizon:
         raise ValueError(f"horizon {horizon} exceeds the model's max_horizon {cfg.max_horizon}")
     model.eval()
     windows = [context_window(np.asarray(h, dtype=np.float32), len(h), cfg.lookback) for h in histories]
     context = torch.tensor(np.stack([c for c, _ in windows]))
     observed = torch.tensor(np.stack([s for _, s in windows]))
+    season = torch.tensor(seasons if seasons is not None else [1] * len(histories), dtype=torch.long)
     if cfg.kind == "itransformer":
-        out, mean, std = model(context[None], observed[None])
+        out, mean, std = model(context[None], observed[None], season=season[:1])
         result = denormalise(out, mean, std)[0]
     else:
         parts = []
         for start in range(0, len(histories), batch_size):
-            out, mean, std = model(context[start : start + batch_size], observed[start : start + batch_size])
+            chunk = slice(start, start + batch_size)
+            out, mean, std = model(context[chunk], observed[chunk], season=season[chunk])
             parts.append(denormalise(out, mean, std))
         result = torch.cat(parts)
     # Quantile heads can cross; sorting restores a valid (monotone) set per step.
@@ -56,8 +59,18 @@ def quantile_columns(quantiles: list[float]) -> tuple[int, int, int]:
     return quantiles.index(0.5), 0, len(quantiles) - 1
 
 
-def read_rows(path: str | Path, freq: str | None = None, min_length: int = 8) -> Iterator[InputRow]:
-    """One :class:`InputRow` per series, in file then ``unique_id`` order."""
+def row_season(step: str | pd.Timedelta) -> int:
+    """The usual season of a series' step (1, no seasonal baseline, for a step without one)."""
+    try:
+        return season_for(step if isinstance(step, str) else pd.tseries.frequencies.to_offset(step).freqstr)
+    except (DataError, ValueError):
+        return 1
+
+
+def read_rows(path: str | Path, freq: str | None = None, min_length: int = 8,
+              season: int | None = None) -> Iterator[InputRow]:
+    """One :class:`InputRow` per series, in file then ``unique_id`` order; ``season`` (default: the
+    usual one for each series' frequency) is what a seasonal model's baseline repeats."""
     files = resolve_inputs(path, SUFFIXES)
     for file in files:
         prefix = f"{file.stem}:" if len(files) > 1 else ""
@@ -76,7 +89,8 @@ def read_rows(path: str | Path, freq: str | None = None, min_length: int = 8) ->
             series = series.sort_values("ds")
             step = freq or pd.infer_freq(series["ds"]) or (series["ds"].iloc[-1] - series["ds"].iloc[-2])
             yield InputRow(f"{prefix}{uid}", payload={"unique_id": uid, "values": series["y"].to_numpy(np.float32),
-                                                      "last": series["ds"].iloc[-1], "freq": step})
+                                                      "last": series["ds"].iloc[-1], "freq": step,
+                                                      "season": season or row_season(step)})
 
 
 def make_predict_fn(loaded: LoadedModel, horizon: int):
@@ -86,7 +100,8 @@ def make_predict_fn(loaded: LoadedModel, horizon: int):
     mid, lo, hi = cfg.quantiles.index(0.5), 0, len(cfg.quantiles) - 1
 
     def predict(rows: list[InputRow]) -> list[list[dict] | RowError]:
-        preds = forecast_series(loaded.model, cfg, [r.payload["values"] for r in rows], horizon)
+        preds = forecast_series(loaded.model, cfg, [r.payload["values"] for r in rows], horizon,
+                                [r.payload["season"] for r in rows])
         results: list[list[dict] | RowError] = []
         for row, pred in zip(rows, preds):
             if not np.isfinite(pred).all():
@@ -113,20 +128,21 @@ class ForecastPredictor:
     batch_size = 32
 
     def __init__(self, model_dir: str | Path, horizon: int | None = None, freq: str | None = None,
-                 series: Sequence[str] | None = None, fmt: str = "parquet", max_plots: int = 6):
+                 series: Sequence[str] | None = None, fmt: str = "parquet", max_plots: int = 6,
+                 season: int | None = None):
         self.loaded = load_model(model_dir)
         cfg = self.loaded.model.cfg
         self.horizon = horizon or int(self.loaded.metadata.get("horizon", cfg.max_horizon))
         if self.horizon > cfg.max_horizon:
             raise DataError(f"horizon {self.horizon} exceeds the model's max_horizon {cfg.max_horizon}")
-        self.freq, self.series, self.fmt, self.max_plots = freq, list(series or []), fmt, max_plots
+        self.freq, self.series, self.fmt, self.max_plots, self.season = freq, list(series or []), fmt, max_plots, season
         self.inputs: list[str] = []
         self.predict = make_predict_fn(self.loaded, self.horizon)
 
     def rows(self, inputs: Sequence[str]) -> Iterator[InputRow]:
         self.inputs = list(inputs)
         for path in inputs:
-            yield from read_rows(path, self.freq)
+            yield from read_rows(path, self.freq, season=self.season)
 
     def finish(self, out_dir: Path, summary: InferenceSummary) -> dict[str, str]:
         records = read_outputs(out_dir)

@@ -61,7 +61,8 @@ def validation_mase(model: torch.nn.Module, cfg: ForecastConfig, series: list[Sp
     forecasts, history = [], []
     groups = _panels(series) if cfg.model.kind == "itransformer" else [[s] for s in series]
     for group in groups:
-        preds = forecast_series(model, cfg.model, [s.values[: s.train_end] for s in group], h)
+        preds = forecast_series(model, cfg.model, [s.values[: s.train_end] for s in group], h,
+                                [s.season_length for s in group])
         for s, pred in zip(group, preds):
             end = s.train_end
             forecasts.append(pd.DataFrame({"dataset": s.dataset, "unique_id": s.unique_id, "cutoff": end - 1,
@@ -84,10 +85,11 @@ def _panels(series: list[SplitSeries]) -> list[list[SplitSeries]]:
 
 def _loss(model: torch.nn.Module, batch: dict, quantiles: list[float]) -> torch.Tensor:
     if "variate_mask" in batch:
-        out, mean, std = model(batch["context"], batch["observed"], batch["variate_mask"])
+        out, mean, std = model(batch["context"], batch["observed"], variate_mask=batch["variate_mask"],
+                               season=batch["season"])
         mask = batch["target_mask"] & ~batch["variate_mask"].unsqueeze(-1)
     else:
-        out, mean, std = model(batch["context"], batch["observed"])
+        out, mean, std = model(batch["context"], batch["observed"], season=batch["season"])
         mask = batch["target_mask"]
     target = (batch["target"] - mean) / std
     return pinball_loss(out, target, quantiles, mask)
@@ -137,13 +139,14 @@ def _fit_single(cfg: ForecastConfig, series: list[SplitSeries], out_dir: Path, r
     m = cfg.model
     if m.kind == "itransformer":
         panels = [np.stack([s.values[: s.train_end] for s in group]) for group in _panels(series)]
-        train_data = PanelWindows(panels, m.lookback, m.max_horizon, cfg.windows, cfg.train.seed)
+        train_data = PanelWindows(panels, m.lookback, m.max_horizon, cfg.windows, cfg.train.seed,
+                                  seasons=[group[0].season_length for group in _panels(series)])
         collate = collate_panels
     else:
         sizes = {d: sum(1 for s in series if s.dataset == d) for d in {s.dataset for s in series}}
         weights = [1.0 / sizes[s.dataset] for s in series] if cfg.sampling == "dataset" else None
         train_data = SeriesWindows([s.values[: s.train_end] for s in series], m.lookback, m.max_horizon, cfg.windows,
-                                   cfg.train.seed, weights=weights)
+                                   cfg.train.seed, weights=weights, seasons=[s.season_length for s in series])
         collate = None
     trainer = Trainer(
         model, cfg.train, out_dir,

@@ -47,8 +47,9 @@ class SeriesWindows(Dataset):
     """``count`` windows drawn (seeded) from univariate series."""
 
     def __init__(self, series: list[np.ndarray], lookback: int, horizon: int, count: int, seed: int = 0,
-                 min_context: int = 8, weights: list[float] | None = None):
+                 min_context: int = 8, weights: list[float] | None = None, seasons: list[int] | None = None):
         self.series, self.lookback, self.horizon = series, lookback, horizon
+        self.seasons = seasons or [1] * len(series)
         usable = [i for i, s in enumerate(series) if len(s) > 1]
         if not usable:
             raise ValueError("no series long enough to cut training windows")
@@ -68,14 +69,17 @@ class SeriesWindows(Dataset):
         ctx, seen = context_window(self.series[i], t, self.lookback)
         tgt, mask = target_window(self.series[i], t, self.horizon)
         return {"context": torch.from_numpy(ctx), "observed": torch.from_numpy(seen),
-                "target": torch.from_numpy(tgt), "target_mask": torch.from_numpy(mask)}
+                "target": torch.from_numpy(tgt), "target_mask": torch.from_numpy(mask),
+                "season": torch.tensor(self.seasons[i])}
 
 
 class PanelWindows(Dataset):
     """``count`` windows of aligned panels ``[V, T]`` (one panel per dataset)."""
 
-    def __init__(self, panels: list[np.ndarray], lookback: int, horizon: int, count: int, seed: int = 0, min_context: int = 8):
+    def __init__(self, panels: list[np.ndarray], lookback: int, horizon: int, count: int, seed: int = 0, min_context: int = 8,
+                 seasons: list[int] | None = None):
         self.panels, self.lookback, self.horizon = panels, lookback, horizon
+        self.seasons = seasons or [1] * len(panels)
         rng = np.random.default_rng(seed)
         picks = rng.integers(0, len(panels), size=count)
         self.items = [(int(p), int(rng.choice(_positions(panels[p].shape[1], min_context)))) for p in picks]
@@ -91,6 +95,7 @@ class PanelWindows(Dataset):
             "observed": torch.tensor(np.stack([s for (_, s), _ in rows])),
             "target": torch.tensor(np.stack([g for _, (g, _) in rows])),
             "target_mask": torch.tensor(np.stack([m for _, (_, m) in rows])),
+            "season": torch.tensor(self.seasons[p]),
         }
 
 
@@ -104,4 +109,5 @@ def collate_panels(items: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         for key in out:
             out[key].append(torch.nn.functional.pad(item[key], (0, 0, 0, pad)))
         masks.append(torch.arange(width) >= item["context"].shape[0])
-    return {**{k: torch.stack(v) for k, v in out.items()}, "variate_mask": torch.stack(masks)}
+    return {**{k: torch.stack(v) for k, v in out.items()}, "variate_mask": torch.stack(masks),
+            "season": torch.stack([item["season"] for item in items])}

@@ -3,15 +3,48 @@
 import pytest
 import torch
 
-from apps.forecasting.model import ForecastModelConfig, ITransformer, PatchTST, build_model, pinball_loss
+from apps.forecasting.model import (ForecastModelConfig, ITransformer, PatchTST, build_model, denormalise, pinball_loss,
+                                    seasonal_naive)
 from shared.config import config_to_dict
 from shared.model_folder import load_model, save_model
 from shared.models import TransformerConfig
 
 
-def _cfg(kind="patchtst"):
+def _cfg(kind="patchtst", skip="naive"):
     enc = TransformerConfig(d_model=32, n_heads=4, encoder_layers=2, d_ff=64, dropout=0.0, position="learned", max_len=16)
-    return ForecastModelConfig(kind=kind, lookback=32, max_horizon=8, patch_len=8, stride=4, encoder=enc)
+    return ForecastModelConfig(kind=kind, lookback=32, max_horizon=8, patch_len=8, stride=4, encoder=enc, skip=skip)
+
+
+def test_seasonal_naive_repeats_the_last_season_and_falls_back_to_the_last_value():
+    values = torch.arange(10.0).repeat(2, 1)  # 0..9 in two rows
+    observed = torch.ones(2, 10, dtype=torch.bool)
+    forecast = seasonal_naive(values, observed, torch.tensor([4, 1]), horizon=6)
+    assert forecast[0].tolist() == [6, 7, 8, 9, 6, 7]  # the last 4 values, repeated
+    assert forecast[1].tolist() == [9] * 6  # season 1: naive
+    assert seasonal_naive(values, observed, torch.tensor([11, 10]), 3).tolist() == [[9, 9, 9], [0, 1, 2]]  # too long
+    observed[0, 6] = False  # left padding: the value a season back is unknown
+    assert seasonal_naive(values, observed, torch.tensor([4, 4]), 2)[0].tolist() == [9, 7]
+    assert seasonal_naive(values, observed, None, 2).tolist() == [[9, 9], [9, 9]]
+    panel = seasonal_naive(values[None], observed[None].fill_(True), torch.tensor([3]), 3)  # one season per panel
+    assert panel.tolist() == [[[7, 8, 9], [7, 8, 9]]]
+
+
+@pytest.mark.parametrize("kind", ["patchtst", "itransformer"])
+def test_a_seasonal_model_predicts_a_residual_over_the_seasonal_naive_forecast(kind):
+    t = torch.arange(32.0)
+    context = 100 + 10 * torch.sin(2 * torch.pi * t / 12) + t  # season 12 with a trend
+    shape = (1, 32) if kind == "patchtst" else (1, 1, 32)
+
+    def median_without_residual(skip: str) -> torch.Tensor:
+        model = build_model(_cfg(kind, skip=skip)).eval()
+        head = model.head[-1] if kind == "patchtst" else model.head
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.zeros_(head.bias)  # no residual: the forecast is the baseline itself
+        out, mean, std = model(context.reshape(shape), torch.ones(shape, dtype=torch.bool), season=torch.tensor([12]))
+        return denormalise(out, mean, std)[..., 1].reshape(-1)
+
+    torch.testing.assert_close(median_without_residual("seasonal"), context[20:28], rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(median_without_residual("naive"), context[31].repeat(8), rtol=1e-5, atol=1e-3)
 
 
 def test_patchtst_ignores_unobserved_values():
@@ -67,3 +100,23 @@ def test_model_folder_round_trip(tmp_path):
         shape = (2, 32) if kind == "patchtst" else (1, 2, 32)
         x, obs = torch.randn(*shape), torch.ones(*shape, dtype=torch.bool)
         torch.testing.assert_close(model(x, obs)[0], loaded(x, obs)[0])
+
+
+def test_each_series_season_reaches_the_model_in_training_and_forecasting():
+    from apps.forecasting.predict import forecast_series
+    from apps.forecasting.windows import PanelWindows, SeriesWindows, collate_panels
+
+    series = [torch.arange(40.0).numpy(), torch.arange(30.0).numpy()]
+    windows = SeriesWindows(series, lookback=32, horizon=8, count=6, seasons=[12, 4])
+    assert [int(windows[i]["season"]) for i in range(6)] == [[12, 4][k] for k, _ in windows.items]
+    panels = PanelWindows([torch.zeros(2, 40).numpy()], 32, 8, count=2, seasons=[7])
+    assert collate_panels([panels[0], panels[1]])["season"].tolist() == [7, 7]
+
+    model = build_model(_cfg(skip="seasonal")).eval()
+    torch.nn.init.zeros_(model.head[-1].weight)
+    torch.nn.init.zeros_(model.head[-1].bias)
+    forecasts = forecast_series(model, model.cfg, series, horizon=5, seasons=[12, 4])
+    assert forecasts[0, :, 1].tolist() == pytest.approx([28, 29, 30, 31, 32], abs=1e-3)  # a season back from 40
+    assert forecasts[1, :, 1].tolist() == pytest.approx([26, 27, 28, 29, 26], abs=1e-3)
+    no_seasons = forecast_series(model, model.cfg, series, horizon=2)[:, :, 1]  # naive
+    assert no_seasons.ravel().tolist() == pytest.approx([39, 39, 29, 29], abs=1e-3)
