@@ -24,6 +24,18 @@ if TYPE_CHECKING:
 USER_SUFFIXES = (".csv", ".parquet")
 
 
+BASE_MODEL = Path("runs/forecasting/base/best")  # where the base config's recipe puts the base model
+
+
+def resolve_base(init: str) -> str:
+    """``--init``'s model folder: ``base`` is :data:`BASE_MODEL`; anything else is a path."""
+    path = BASE_MODEL if init == "base" else Path(init)
+    if not (path / "config.json").is_file():
+        hint = (" (build it: sextant forecasting train --config base --run runs/forecasting/base)" if init == "base" else "")
+        raise ConfigError(f"--init {init}: no model folder at {path}{hint}")
+    return str(path)
+
+
 @dataclass
 class ForecastOptions:
     """``sextant forecasting predict``'s options, and the batch flow's."""
@@ -54,7 +66,7 @@ class ForecastingApp:
         "train --config demo --run runs/fc-ddp --nproc 2  # data-parallel (torchrun)",
         "evaluate --config demo --model runs/fc-demo/best --peers SeasonalNaive --peers AutoETS",
     )
-    configs = ("default", "demo", "tiny")
+    configs = ("default", "demo", "tiny", "base")
     recipe_modules = ("apps.forecasting.datasets", "apps.forecasting.data", "apps.forecasting.app")
 
     def load_config(self, name: str = "default", overrides: Sequence[str] = ()) -> ForecastConfig:
@@ -122,9 +134,8 @@ class ForecastingApp:
         from apps.forecasting.data import load_prepared
         from apps.forecasting.train import fit
 
-        if init is not None:
-            raise ConfigError("forecasting trains from scratch (an ensemble of members): --init is not supported")
-        result = fit(cfg, load_prepared(data, cfg.data.datasets), run_dir, resume=resume)
+        result = fit(cfg, load_prepared(data, cfg.data.datasets), run_dir, resume=resume,
+                     init=None if init is None else resolve_base(init))
         return TrainSummary(str(Path(run_dir) / "best"), result.best_metric, "val_mase", result.step, result.seconds)
 
     def evaluate(self, cfg: ForecastConfig, model_dir: str, data: Path, out_dir: Path,

@@ -9,6 +9,7 @@ from typing import Literal
 from apps.forecasting.data import FillPolicy
 from apps.forecasting.datasets import DATASETS
 from apps.forecasting.model import ForecastModelConfig
+from apps.forecasting.pretrain import PretrainConfig
 from shared.config import check_names, config_file, load_config
 from shared.training import TrainConfig
 
@@ -48,13 +49,16 @@ class ForecastConfig:
     # (season 48: no result in 11 min on 4,032 points, nor in 150 s on 360 points),
     # so it is skipped (shown as n/a) on datasets with a longer season than this.
     arima_max_season: int = 24
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
     def __post_init__(self) -> None:
+        if self.pretrain.enabled and self.model.kind != "patchtst":
+            raise ValueError("pretraining (pretrain.enabled) needs model.kind patchtst: an iTransformer's panels are dataset-specific")
         if self.data.horizon > self.model.max_horizon:
             raise ValueError(f"horizon {self.data.horizon} exceeds the model's max_horizon {self.model.max_horizon}")
         check_names(self.peers, PEERS, "peer")
 
 
 def load_forecast_config(name_or_path: str = "default", overrides: list[str] | None = None) -> ForecastConfig:
-    """``default``, ``demo`` or ``tiny`` (shipped configs), or a path to a YAML file."""
+    """``default``, ``demo``, ``tiny`` or ``base`` (shipped configs), or a path to a YAML file."""
     return load_config(ForecastConfig, config_file(name_or_path, CONFIG_DIR), overrides)
