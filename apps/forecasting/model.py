@@ -99,9 +99,7 @@ def seasonal_naive(values: Tensor, observed: Tensor, season: Tensor | None, hori
 def baseline(cfg: ForecastModelConfig, values: Tensor, observed: Tensor, season: Tensor | None) -> Tensor:
     """The ``[..., max_horizon]`` forecast (normalised) that a model's heads predict a residual over:
     naive (the last value keeps trending series anchored to their level) or seasonal naive."""
-    if cfg.skip == "seasonal":
-        return seasonal_naive(values, observed, season, cfg.max_horizon)
-    return last_value(values)[..., None].expand(*values.shape[:-1], cfg.max_horizon)
+    return seasonal_naive(values, observed, season if cfg.skip == "seasonal" else None, cfg.max_horizon)
 
 
 def denormalise(normalised: Tensor, mean: Tensor, std: Tensor) -> Tensor:

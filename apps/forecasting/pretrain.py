@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from apps.forecasting.datasets.corpus import CORPUS, load_corpus
 from apps.forecasting.datasets.synthetic import generate
-from apps.forecasting.windows import _positions, context_window, target_window
+from apps.forecasting.windows import _positions, window_item
 
 
 @dataclass
@@ -85,7 +84,4 @@ class PretrainWindows(Dataset):
         members = groups[names[int(rng.integers(len(names)))]]
         values, season = members[int(rng.integers(len(members)))]
         t = int(rng.choice(_positions(len(values), self.min_context)))
-        ctx, seen = context_window(values, t, self.lookback)
-        tgt, mask = target_window(values, t, self.horizon)
-        return {"context": torch.from_numpy(ctx), "observed": torch.from_numpy(seen), "target": torch.from_numpy(tgt),
-                "target_mask": torch.from_numpy(mask), "season": torch.tensor(season)}
+        return window_item(values, t, self.lookback, self.horizon, season)

@@ -166,9 +166,10 @@ def _fit_single(cfg: ForecastConfig, series: list[SplitSeries], out_dir: Path, r
         model.load_state_dict(start)  # a resumed run then loads its own checkpoint over it
     m = cfg.model
     if m.kind == "itransformer":
-        panels = [np.stack([s.values[: s.train_end] for s in group]) for group in _panels(series)]
+        groups = _panels(series)
+        panels = [np.stack([s.values[: s.train_end] for s in group]) for group in groups]
         train_data = PanelWindows(panels, m.lookback, m.max_horizon, cfg.windows, cfg.train.seed,
-                                  seasons=[group[0].season_length for group in _panels(series)])
+                                  seasons=[group[0].season_length for group in groups])
         collate = collate_panels
     elif cfg.pretrain.enabled:
         by_dataset: dict[str, list] = {}

@@ -38,6 +38,14 @@ def target_window(values: np.ndarray, start: int, horizon: int) -> tuple[np.ndar
     return tgt, mask
 
 
+def window_item(values: np.ndarray, end: int, lookback: int, horizon: int, season: int) -> dict[str, Tensor]:
+    """One training example: the context ending at ``end``, the target after it, and the season."""
+    ctx, seen = context_window(values, end, lookback)
+    tgt, mask = target_window(values, end, horizon)
+    return {"context": torch.from_numpy(ctx), "observed": torch.from_numpy(seen), "target": torch.from_numpy(tgt),
+            "target_mask": torch.from_numpy(mask), "season": torch.tensor(season)}
+
+
 def _positions(length: int, min_context: int) -> np.ndarray:
     """Valid context ends: at least ``min_context`` observed points and one target point."""
     return np.arange(min(min_context, length - 1), length)
@@ -66,11 +74,7 @@ class SeriesWindows(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         i, t = self.items[index]
-        ctx, seen = context_window(self.series[i], t, self.lookback)
-        tgt, mask = target_window(self.series[i], t, self.horizon)
-        return {"context": torch.from_numpy(ctx), "observed": torch.from_numpy(seen),
-                "target": torch.from_numpy(tgt), "target_mask": torch.from_numpy(mask),
-                "season": torch.tensor(self.seasons[i])}
+        return window_item(self.series[i], t, self.lookback, self.horizon, self.seasons[i])
 
 
 class PanelWindows(Dataset):

@@ -262,11 +262,12 @@ class DenseVisionTransformer(nn.Module):
         if seg.shape[-2:] != image.shape[-2:]:
             seg = F.interpolate(seg, size=image.shape[-2:], mode="bilinear", align_corners=False)
         iou = self.iou_head(p4) if self.iou_head is not None else None
-        raw = self.box_head(p4)
-        if not self.cfg.box_bins:
-            return DenseOutputs(seg=seg, heat=self.heat_head(p4), box=F.softplus(raw) * self.cfg.box_scale, iou=iou)
-        logits = raw.unflatten(1, (4, self.cfg.box_bins))
-        box = (logits.softmax(2) * bin_distances(self.cfg.box_bins).to(raw)[:, None, None]).sum(2)
+        raw, logits = self.box_head(p4), None
+        if self.cfg.box_bins:
+            logits = raw.unflatten(1, (4, self.cfg.box_bins))
+            box = (logits.softmax(2) * bin_distances(self.cfg.box_bins).to(raw)[:, None, None]).sum(2)
+        else:
+            box = F.softplus(raw) * self.cfg.box_scale
         return DenseOutputs(seg=seg, heat=self.heat_head(p4), box=box, iou=iou, box_logits=logits)
 
 
