@@ -176,15 +176,19 @@ def flows_for(app: App) -> tuple[Any, Any]:
     def batch(input_path: str, output_dir: str, registry: str = "runs/registry", model: str = "champion",
               config: str = "default", overrides: Optional[list[str]] = None, data: Optional[str] = None,
               options: Optional[Any] = None, dask: Optional[str] = None) -> dict:
-        cfg = _config(app, {"config": config, "overrides": overrides, "data": data})
-        entry = ModelRegistry(registry).verified(app.registry_name(cfg), model)
-        return run_batch(name, str(entry.path), input_path, output_dir, options_dict(options), dask)
+        if (Path(model) / "config.json").is_file():  # a model folder, e.g. a base model used zero-shot
+            model_dir = str(model)
+        else:
+            cfg = _config(app, {"config": config, "overrides": overrides, "data": data})
+            model_dir = str(ModelRegistry(registry).verified(app.registry_name(cfg), model).path)
+        return run_batch(name, model_dir, input_path, output_dir, options_dict(options), dask)
 
     retrain.__doc__ = (f"{app.title}\n\nPrepare the data (the config's, or yours with ``data``: {app.data_help}), "
                        "validate, train every stage, evaluate against the peers on held-out data, register "
                        "(champion if better), and optionally batch-predict ``batch_input`` with the champion.")
     batch.__doc__ = (f"Predict everything under ``input_path`` ({app.input_help}) with a registered model; "
-                     "resumable, bad inputs in errors.jsonl. The registry entry is the one the retrain flow with the "
+                     "resumable, bad inputs in errors.jsonl. ``model``: champion, a version, or a model folder's "
+                     "path (used as it is). The registry entry is the one the retrain flow with the "
                      "same ``config``, ``overrides`` and ``data`` registers. ``dask``: fan the shards out over Dask "
                      "(\"local\" or a scheduler address; pipelines/fanout.py).")
     for fn in (retrain, batch):

@@ -11,6 +11,7 @@ import pandas as pd
 
 from apps.forecasting.config import ForecastConfig
 from apps.forecasting.data import PreparedDataset
+from apps.forecasting.ensemble import ENSEMBLE, combine, validation_weights
 from apps.forecasting.metrics import score_forecasts, summarise
 from apps.forecasting.peers import peer_backtest
 from apps.forecasting.plots import plot_forecasts
@@ -22,8 +23,10 @@ from shared.model_folder import load_model
 OURS = "ours"
 
 
-def our_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[PreparedDataset]) -> pd.DataFrame:
-    """Forecasts from each held-out cutoff (history up to the cutoff only; no refit)."""
+def our_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[PreparedDataset],
+                 model: str = OURS) -> pd.DataFrame:
+    """Forecasts from the validation cutoff and each held-out cutoff (history up to the cutoff only;
+    no refit); ``window`` says which (``valid`` or ``test``)."""
     loaded = load_model(model_dir)
     model_cfg = loaded.model.cfg
     h, n = cfg.data.horizon, cfg.data.n_windows
@@ -32,7 +35,7 @@ def our_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[Prep
     series = split_series(datasets, h, n)
     groups = _panels(series) if model_cfg.kind == "itransformer" else [[s] for s in series]
     rows = []
-    for k in range(n):
+    for k in range(-1, n):  # -1: the validation window
         for group in groups:
             cut = group[0].test_start + k * h
             preds = forecast_series(loaded.model, model_cfg, [s.values[:cut] for s in group], h,
@@ -42,15 +45,17 @@ def our_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[Prep
                 ds = f[f["unique_id"] == s.unique_id].sort_values("ds")["ds"].to_numpy()
                 rows.append(pd.DataFrame({
                     "dataset": s.dataset, "unique_id": s.unique_id, "cutoff": ds[cut - 1], "ds": ds[cut : cut + h],
-                    "y": s.values[cut : cut + h], "model": OURS, "median": pred[:, mid], "lo": pred[:, lo], "hi": pred[:, hi],
+                    "y": s.values[cut : cut + h], "model": model, "median": pred[:, mid], "lo": pred[:, lo], "hi": pred[:, hi],
+                    "window": "valid" if k < 0 else "test",
                 }))
     return pd.concat(rows, ignore_index=True)
 
 
 def run_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[PreparedDataset], out_dir: str | Path,
                  peers: list[str] | None = None) -> dict:
-    """Backtest ours and the peers, score, plot; write ``metrics.json``, ``metrics.md``,
-    ``windows.csv``, ``forecasts.parquet`` and ``backtest.png`` under ``out_dir``."""
+    """Backtest ours, the peers and (with peers) their ensemble, score, plot; write ``metrics.json``,
+    ``metrics.md``, ``windows.csv``, ``forecasts.parquet`` and ``backtest.png`` under ``out_dir``.
+    Scores are on the held-out windows; the validation window sets the ensemble's weights."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     peers = cfg.peers if peers is None else peers
@@ -60,14 +65,14 @@ def run_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[Prep
     frames = [ours]
     for d in datasets:
         if peers:
-            peer_frame, seconds = peer_backtest(d, cfg.data.horizon, cfg.data.n_windows, peers, cfg.arima_max_season)
+            peer_frame, seconds = peer_backtest(d, cfg.data.horizon, cfg.data.n_windows, peers, cfg.arima_max_season,
+                                                validation=True)
             frames.append(peer_frame)
             for name, sec in seconds.items():
                 timings[name] = timings.get(name, 0.0) + sec
-    forecasts = pd.concat(frames, ignore_index=True)
-    forecasts["cutoff"] = pd.to_datetime(forecasts["cutoff"])
     history = pd.concat([d.frame().assign(dataset=d.name) for d in datasets], ignore_index=True)
-    windows = score_forecasts(forecasts, history, {d.name: d.season_length for d in datasets})
+    seasons = {d.name: d.season_length for d in datasets}
+    forecasts, windows = score_with_ensemble(pd.concat(frames, ignore_index=True), history, seasons, peers)
     table = summarise(windows)
     forecasts.to_parquet(out_dir / "forecasts.parquet", index=False)
     windows.to_csv(out_dir / "windows.csv", index=False)
@@ -90,6 +95,20 @@ def run_backtest(model_dir: str | Path, cfg: ForecastConfig, datasets: list[Prep
     return result
 
 
+def score_with_ensemble(forecasts: pd.DataFrame, history: pd.DataFrame, seasons: dict[str, int],
+                        peers: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The held-out forecasts with the ensemble's added (when there are peers), and their per-window
+    scores. ``forecasts`` holds every model's ``valid`` and ``test`` windows; the ensemble of the
+    non-peer model(s) and the peers is weighted on the ``valid`` ones alone."""
+    forecasts = forecasts.assign(cutoff=pd.to_datetime(forecasts["cutoff"]))
+    test = forecasts[forecasts["window"] == "test"].drop(columns="window")
+    if peers:
+        valid_scores = score_forecasts(forecasts[forecasts["window"] == "valid"], history, seasons)
+        members = sorted(set(test["model"]))
+        test = pd.concat([test, combine(test, validation_weights(valid_scores, members))], ignore_index=True)
+    return test, score_forecasts(test, history, seasons)
+
+
 def best_peer_name(table: pd.DataFrame, peers: list[str]) -> str | None:
     overall = table[(table["dataset"] == "ALL") & table["model"].isin(peers)]
     return None if overall.empty else str(overall.sort_values("mase")["model"].iloc[0])
@@ -102,7 +121,7 @@ def _row(table: pd.DataFrame, model: str, dataset: str) -> dict[str, float]:
 
 def markdown_table(table: pd.DataFrame, peers: list[str]) -> str:
     """Per-dataset MASE (and sMAPE) of ours and each peer; the best per row in bold."""
-    models = [OURS] + [p for p in peers if p in set(table["model"])]
+    models = [OURS] + [p for p in peers if p in set(table["model"])] + ([ENSEMBLE] if ENSEMBLE in set(table["model"]) else [])
     datasets = [d for d in table["dataset"].unique() if d != "ALL"] + ["ALL"]
     lines = ["| dataset | " + " | ".join(f"{m} MASE" for m in models) + " | ours sMAPE | best peer sMAPE | ours 80% coverage |",
              "|---|" + "---:|" * (len(models) + 3)]

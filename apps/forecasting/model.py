@@ -45,7 +45,9 @@ class ForecastModelConfig:
     members: int = 1  # > 1: a deep ensemble of independently seeded models, quantiles averaged
     # the baseline the heads predict a residual over: the last value, or the value one season
     # earlier (rows whose season is 1, longer than the lookback or unobserved fall back to the last value)
-    skip: Literal["naive", "seasonal"] = "naive"
+    # "profile": the last value plus the change of a smoothed seasonal profile (phase means of the
+    # linearly detrended context; rows with fewer than two observed seasons fall back to naive)
+    skip: Literal["naive", "seasonal", "profile"] = "naive"
     encoder: TransformerConfig = field(
         default_factory=lambda: TransformerConfig(d_model=64, n_heads=4, encoder_layers=3, d_ff=128, dropout=0.1, position="learned", max_len=256)
     )
@@ -55,8 +57,8 @@ class ForecastModelConfig:
             raise ValueError("quantiles must include 0.5 (the point forecast)")
         if self.patch_len > self.lookback:
             raise ValueError("patch_len cannot exceed lookback")
-        if self.skip not in ("naive", "seasonal"):
-            raise ValueError(f"skip must be naive or seasonal, got {self.skip!r}")
+        if self.skip not in ("naive", "seasonal", "profile"):
+            raise ValueError(f"skip must be naive, seasonal or profile, got {self.skip!r}")
 
     @property
     def num_patches(self) -> int:
@@ -96,9 +98,45 @@ def seasonal_naive(values: Tensor, observed: Tensor, season: Tensor | None, hori
     return torch.where(usable, values.gather(-1, index), last)
 
 
+def seasonal_profile_naive(values: Tensor, observed: Tensor, season: Tensor | None, horizon: int) -> Tensor:
+    """The last value plus the seasonal profile's change from the last step's phase to each future
+    step's: ``[..., horizon]``. The profile is the per-phase mean of the observed context after a
+    least-squares line is removed (centred to mean zero), so it averages the noise of every season
+    in the context instead of copying the last one. Rows with a season of 1, or with a phase
+    observed fewer than twice, get the naive forecast."""
+    last = last_value(values)[..., None].expand(*values.shape[:-1], horizon)
+    if season is None:
+        return last
+    shape = values.shape
+    flat, seen = values.reshape(-1, shape[-1]), observed.reshape(-1, shape[-1]).to(values.dtype)
+    length = flat.shape[-1]
+    season = season.to(torch.long).reshape(season.shape + (1,) * (values.dim() - season.dim())).expand(*shape[:-1], 1).reshape(-1, 1)
+    period = season.clamp(1, length)
+    x = torch.arange(length, device=values.device, dtype=values.dtype)
+    count = seen.sum(-1, keepdim=True).clamp_min(1.0)
+    x_mean = (x * seen).sum(-1, keepdim=True) / count
+    y_mean = (flat * seen).sum(-1, keepdim=True) / count
+    slope = (((x - x_mean) * (flat - y_mean) * seen).sum(-1, keepdim=True)
+             / (((x - x_mean) ** 2 * seen).sum(-1, keepdim=True)).clamp_min(EPS))
+    detrended = (flat - y_mean - slope * (x - x_mean)) * seen
+    phase = (torch.arange(length, device=values.device) - length) % period  # the last step has phase period - 1
+    sums = torch.zeros(flat.shape[0], length, dtype=values.dtype, device=values.device).scatter_add(1, phase, detrended)
+    counts = torch.zeros_like(sums).scatter_add(1, phase, seen)
+    valid = torch.arange(length, device=values.device) < period  # phases that exist for the row
+    profile = torch.where(counts > 0, sums / counts.clamp_min(1.0), torch.zeros_like(sums))
+    profile = (profile - (profile * valid).sum(-1, keepdim=True) / period) * valid
+    usable = (period > 1) & (torch.where(valid, counts, torch.full_like(counts, 2.0)).amin(-1, keepdim=True) >= 2)
+    steps = torch.arange(horizon, device=values.device) % period
+    change = profile.gather(1, steps) - profile.gather(1, period - 1)
+    return last + (change * usable).reshape(*shape[:-1], horizon)
+
+
 def baseline(cfg: ForecastModelConfig, values: Tensor, observed: Tensor, season: Tensor | None) -> Tensor:
     """The ``[..., max_horizon]`` forecast (normalised) that a model's heads predict a residual over:
-    naive (the last value keeps trending series anchored to their level) or seasonal naive."""
+    naive (the last value keeps trending series anchored to their level), seasonal naive, or the
+    last value moved by a smoothed seasonal profile."""
+    if cfg.skip == "profile":
+        return seasonal_profile_naive(values, observed, season, cfg.max_horizon)
     return seasonal_naive(values, observed, season if cfg.skip == "seasonal" else None, cfg.max_horizon)
 
 

@@ -16,11 +16,13 @@ def _model(name: str, season_length: int):
 
 
 def peer_backtest(dataset: PreparedDataset, horizon: int, n_windows: int, peers: list[str],
-                  arima_max_season: int = 24) -> tuple[pd.DataFrame, dict[str, float]]:
+                  arima_max_season: int = 24, validation: bool = False) -> tuple[pd.DataFrame, dict[str, float]]:
     """Rolling-origin forecasts of each peer (refit at every cutoff, as statsforecast does),
-    each on the full history. Returns long rows ``dataset, unique_id, cutoff, ds, y,
-    model, median, lo, hi`` and seconds per peer. AutoARIMA is skipped when the
-    season is longer than ``arima_max_season`` (see :class:`ForecastConfig`).
+    each on the full history before the cutoff. Returns long rows ``dataset, unique_id, cutoff,
+    ds, y, model, median, lo, hi, window`` and seconds per peer; with ``validation`` the window
+    before the ``n_windows`` held-out ones is forecast too (``window`` ``valid``; the rest ``test``).
+    AutoARIMA is skipped when the season is longer than ``arima_max_season`` (see
+    :class:`ForecastConfig`).
     """
     from statsforecast import StatsForecast
 
@@ -31,11 +33,13 @@ def peer_backtest(dataset: PreparedDataset, horizon: int, n_windows: int, peers:
             continue
         start = time.perf_counter()
         sf = StatsForecast(models=[_model(name, dataset.season_length)], freq=dataset.freq, n_jobs=1)
-        cv = sf.cross_validation(df=frame, h=horizon, n_windows=n_windows, step_size=horizon, level=[80])
+        cv = sf.cross_validation(df=frame, h=horizon, n_windows=n_windows + validation, step_size=horizon, level=[80])
         seconds[name] = time.perf_counter() - start
         cv = cv.reset_index() if "unique_id" not in cv.columns else cv
+        first = cv.groupby("unique_id")["cutoff"].transform("min")
         out.append(pd.DataFrame({
             "dataset": dataset.name, "unique_id": cv["unique_id"].astype(str), "cutoff": cv["cutoff"], "ds": cv["ds"],
             "y": cv["y"], "model": name, "median": cv[name], "lo": cv[f"{name}-lo-80"], "hi": cv[f"{name}-hi-80"],
+            "window": (cv["cutoff"] == first).map({True: "valid", False: "test"}) if validation else "test",
         }))
     return pd.concat(out, ignore_index=True), seconds

@@ -10,6 +10,7 @@ World Bank's two hundred fertility series do not drown the one Nile series.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from torch import Tensor
@@ -43,8 +44,10 @@ class PretrainConfig:
 Series = tuple[np.ndarray, int]  # values (float32) and season length
 
 
+@lru_cache(maxsize=2)
 def synthetic_pool(seed: int, count: int, length: int) -> list[Series]:
-    """``count`` synthetic series of stream ``seed`` (see :func:`~apps.forecasting.datasets.synthetic.generate`)."""
+    """``count`` synthetic series of stream ``seed`` (see :func:`~apps.forecasting.datasets.synthetic.generate`);
+    cached, since a benchmark pretrains several base models in one process (callers must not modify it)."""
     return [generate(seed, i, length)[:2] for i in range(count)]
 
 

@@ -112,3 +112,27 @@ def test_prefect_yaml_deploys(prefect_server, tmp_path):
     assert deployments["forecasting-hourly-batch"].schedules[0].schedule.cron == "0 * * * *"
     assert deployments["molecules-nightly-retrain"].schedules[0].schedule.cron == "0 3 * * *"
     assert deployments["vision-nightly-retrain"].schedules[0].schedule.cron == "0 4 * * *"
+
+
+def test_base_model_forecasts_zero_shot_and_fine_tunes_through_the_flows(prefect_server, tmp_path):
+    """A base model folder forecasts a user's CSV through the batch flow with no training, and the
+    retrain flow fine-tunes it on that CSV (``init``)."""
+    from apps.forecasting.app import main
+    from pipelines.flows import forecasting_batch as batch_forecast
+    from pipelines.flows import forecasting_retrain as retrain
+    from shared.model_folder import load_model
+    from tests.apps.forecasting.test_base_model import PRETRAIN
+    from tests.apps.forecasting.test_user_data import _user_series
+
+    base = tmp_path / "base"
+    assert main(["train", "--config", "tiny", *[a for kv in PRETRAIN for a in ("--set", kv)], "--run", str(base)]) == 0
+    csv = _user_series(tmp_path / "sales.csv")
+    summary = batch_forecast(input_path=str(csv), output_dir=str(tmp_path / "zero-shot"), model=str(base / "best"),
+                             options={"horizon": 4})
+    assert summary["succeeded"] == 2 and len(read_outputs(tmp_path / "zero-shot")) == 2 * 4
+
+    tuned = retrain(config="tiny", data=str(csv), init=str(base / "best"), run_root=str(tmp_path / "runs"),
+                    registry=str(tmp_path / "registry"), overrides=["data.horizon=6", "peers=[SeasonalNaive]"])
+    assert tuned["registered"]["version"] == "v0001"
+    model = load_model(ModelRegistry(tmp_path / "registry").verified("forecasting").path).model
+    assert model.cfg.skip == load_model(base / "best").model.cfg.skip == "seasonal"  # the base's architecture

@@ -17,13 +17,13 @@ def test_backtest_scores_ours_and_peers_on_identical_windows(tiny, tmp_path):
     result = APP.evaluate(tiny["cfg"], tiny["model_dir"], tiny["data"], tmp_path)
     forecasts = pd.read_parquet(tmp_path / "forecasts.parquet")
     keys = {m: set(zip(f["unique_id"], f["ds"])) for m, f in forecasts.groupby("model")}
-    assert set(keys) == {"ours", "SeasonalNaive", "AutoTheta"}
-    assert keys["ours"] == keys["SeasonalNaive"] == keys["AutoTheta"]
+    assert set(keys) == {"ours", "SeasonalNaive", "AutoTheta", "ensemble"}
+    assert keys["ours"] == keys["SeasonalNaive"] == keys["AutoTheta"] == keys["ensemble"]
     assert len(keys["ours"]) == tiny["cfg"].data.horizon * tiny["cfg"].data.n_windows
     # Held-out windows are the last points, never seen in training.
     series = pd.read_parquet(f"{tiny['data']}/airpassengers.parquet")
     assert max(ds for _, ds in keys["ours"]) == series["ds"].max()
-    assert {r["model"] for r in result.table} == {"ours", "SeasonalNaive", "AutoTheta"}
+    assert {r["model"] for r in result.table} == {"ours", "SeasonalNaive", "AutoTheta", "ensemble"}
     assert (tmp_path / "backtest.png").stat().st_size > 10_000
     assert "airpassengers" in (tmp_path / "metrics.md").read_text()
 

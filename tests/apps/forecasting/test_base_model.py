@@ -59,7 +59,7 @@ def test_zero_shot_and_fine_tuning_on_a_users_csv(tmp_path, monkeypatch, capsys)
     assert not torch.equal(tuned.head[-1].weight, base.head[-1].weight)  # and it trained on from there
     assert main(["evaluate", *user, "--model", "tuned/best", "--out", "eval"]) == 0
     table = pd.DataFrame(json.loads(Path("eval/metrics.json").read_text())["table"])
-    assert set(table["model"]) == {"ours", "SeasonalNaive"}
+    assert set(table["model"]) == {"ours", "SeasonalNaive", "ensemble"}
 
 
 def test_init_names_a_missing_base_model_in_one_line(tmp_path, monkeypatch, capsys):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from apps.forecasting.model import (ForecastModelConfig, ITransformer, PatchTST, build_model, denormalise, pinball_loss,
-                                    seasonal_naive)
+                                    seasonal_naive, seasonal_profile_naive)
 from shared.config import config_to_dict
 from shared.model_folder import load_model, save_model
 from shared.models import TransformerConfig
@@ -27,6 +27,21 @@ def test_seasonal_naive_repeats_the_last_season_and_falls_back_to_the_last_value
     assert seasonal_naive(values, observed, None, 2).tolist() == [[9, 9], [9, 9]]
     panel = seasonal_naive(values[None], observed[None].fill_(True), torch.tensor([3]), 3)  # one season per panel
     assert panel.tolist() == [[[7, 8, 9], [7, 8, 9]]]
+
+
+def test_the_profile_baseline_moves_the_last_value_by_the_averaged_seasonal_pattern():
+    pattern = torch.tensor([0.0, 3.0, -1.0, -2.0])  # season 4, mean 0
+    t = torch.arange(24.0)
+    noise = torch.tensor([0.5] * 4 + [-0.5] * 4).repeat(3)  # +-0.5 in alternate seasons: cancels in each phase's mean
+    values = torch.stack([2 * t + pattern.repeat(6) + noise, 2 * t + pattern.repeat(6)])
+    observed = torch.ones(2, 24, dtype=torch.bool)
+    forecast = seasonal_profile_naive(values, observed, torch.tensor([4, 1]), horizon=6)
+    change = pattern[[0, 1, 2, 3, 0, 1]] - pattern[3]  # the last step has phase 3
+    torch.testing.assert_close(forecast[0], values[0, -1] + change, atol=0.3, rtol=0)  # the trend's slope leaks a little
+    assert forecast[1].tolist() == [values[1, -1].item()] * 6  # season 1: naive
+    observed[0, :17] = False  # seven observed points: phase 3 seen once, too few seasons to average
+    assert torch.equal(seasonal_profile_naive(values * observed, observed, torch.tensor([4, 4]), 3)[0], values[0, -1].repeat(3))
+    assert torch.equal(seasonal_profile_naive(values, observed, None, 2), values[:, -1:].repeat(1, 2))
 
 
 @pytest.mark.parametrize("kind", ["patchtst", "itransformer"])
