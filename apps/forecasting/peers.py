@@ -15,6 +15,12 @@ def _model(name: str, season_length: int):
     return getattr(models, name)(season_length=season_length)
 
 
+def _windows(cv: pd.DataFrame) -> pd.Series:
+    """``valid`` for each series' first cutoff of a cross-validation frame, ``test`` for the rest."""
+    first = cv.groupby("unique_id")["cutoff"].transform("min")
+    return (cv["cutoff"] == first).map({True: "valid", False: "test"})
+
+
 def peer_backtest(dataset: PreparedDataset, horizon: int, n_windows: int, peers: list[str],
                   arima_max_season: int = 24, validation: bool = False) -> tuple[pd.DataFrame, dict[str, float]]:
     """Rolling-origin forecasts of each peer (refit at every cutoff, as statsforecast does),
@@ -36,10 +42,9 @@ def peer_backtest(dataset: PreparedDataset, horizon: int, n_windows: int, peers:
         cv = sf.cross_validation(df=frame, h=horizon, n_windows=n_windows + validation, step_size=horizon, level=[80])
         seconds[name] = time.perf_counter() - start
         cv = cv.reset_index() if "unique_id" not in cv.columns else cv
-        first = cv.groupby("unique_id")["cutoff"].transform("min")
         out.append(pd.DataFrame({
             "dataset": dataset.name, "unique_id": cv["unique_id"].astype(str), "cutoff": cv["cutoff"], "ds": cv["ds"],
             "y": cv["y"], "model": name, "median": cv[name], "lo": cv[f"{name}-lo-80"], "hi": cv[f"{name}-hi-80"],
-            "window": (cv["cutoff"] == first).map({True: "valid", False: "test"}) if validation else "test",
+            "window": _windows(cv) if validation else "test",
         }))
     return pd.concat(out, ignore_index=True), seconds
