@@ -39,8 +39,15 @@ def test_the_profile_baseline_moves_the_last_value_by_the_averaged_seasonal_patt
     change = pattern[[0, 1, 2, 3, 0, 1]] - pattern[3]  # the last step has phase 3
     torch.testing.assert_close(forecast[0], values[0, -1] + change, atol=0.3, rtol=0)  # the trend's slope leaks a little
     assert forecast[1].tolist() == [values[1, -1].item()] * 6  # season 1: naive
-    observed[0, :17] = False  # seven observed points: phase 3 seen once, too few seasons to average
+    observed[0, :17] = False  # seven observed points: phase 0 seen once, the others twice
+    short = values * observed
+    one_season = seasonal_profile_naive(short, observed, torch.tensor([4, 4]), 3, min_seasons=1)[0]
+    assert not torch.equal(one_season, values[0, -1].repeat(3))  # one season is enough when asked
+    assert torch.equal(seasonal_profile_naive(short, observed, torch.tensor([4, 4]), 3, min_seasons=2)[0], values[0, -1].repeat(3))
+    observed[0, :21] = False  # three observed points: phase 0 never seen
     assert torch.equal(seasonal_profile_naive(values * observed, observed, torch.tensor([4, 4]), 3)[0], values[0, -1].repeat(3))
+    longer = seasonal_profile_naive(values, torch.ones_like(observed), torch.tensor([30, 30]), 3)  # longer than the context
+    assert torch.equal(longer, values[:, -1:].repeat(1, 3))
     assert torch.equal(seasonal_profile_naive(values, observed, None, 2), values[:, -1:].repeat(1, 2))
 
 
