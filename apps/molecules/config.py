@@ -19,7 +19,7 @@ from shared.config import check_names, config_file, load_config
 from shared.training import TrainConfig
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-SplitRule = Literal["auto", "shipped", "random", "scaffold"]
+SplitRule = Literal["auto", "shipped", "column", "random", "scaffold"]
 
 
 @dataclass
@@ -33,7 +33,8 @@ class DataConfig:
 
     ``split``: ``auto`` uses the split the data ships with (a shipped test set, a file's
     ``split`` column), else the dataset's usual rule (scaffold for a user's file);
-    ``shipped`` insists on the shipped split; ``random`` is a seeded 80/10/10 split;
+    ``shipped`` (or ``column``) insists on the data's own split: a shipped set's, or the ``split``
+    column of the user's CSV (train/valid/test); ``random`` is a seeded 80/10/10 split;
     ``scaffold`` puts whole Bemis-Murcko scaffold groups on one side (80/10/10).
     ``task``: regression or classification; by default a shipped set's own, and for a
     user's file classification when every target value is 0 or 1.

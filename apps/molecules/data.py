@@ -185,9 +185,11 @@ def resolved_rule(cfg: MoleculesConfig, frame: pd.DataFrame) -> str:
             return "shipped"
         info = None if d.csv else DATASETS.get(d.dataset)
         return info.default_split if info is not None and info.default_split != "shipped" else "scaffold"
-    if d.split == "shipped" and not has_split:
-        what = f"{Path(d.csv).name} has no split column" if d.csv else f"{d.dataset} ships no split"
-        raise DataError(f"{what}; use data.split=random or data.split=scaffold")
+    if d.split in ("shipped", "column"):
+        if not has_split:
+            what = f"{Path(d.csv).name} has no split column (train/valid/test)" if d.csv else f"{d.dataset} ships no split"
+            raise DataError(f"{what}; use data.split=random or data.split=scaffold")
+        return "shipped"
     return d.split
 
 

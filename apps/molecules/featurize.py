@@ -119,18 +119,13 @@ def featurise(smiles: list[str], workers: int = 1, chunk: int = 2000) -> list[Da
 
 
 DESCRIPTOR_NAMES = [name for name, _ in Descriptors.descList]
-_DESCRIPTOR_FUNCTIONS = dict(Descriptors.descList)
 
 
 def mol_descriptors(mol: Chem.Mol, names: list[str] | None = None) -> np.ndarray:
-    """RDKit 2D descriptors of one molecule (``float64 [len(names)]``); failures and non-finite values -> 0."""
-    names = names or DESCRIPTOR_NAMES
-    out = np.zeros(len(names))
-    for i, name in enumerate(names):
-        try:
-            out[i] = _DESCRIPTOR_FUNCTIONS[name](mol)
-        except Exception:  # noqa: BLE001 - RDKit raises assorted errors on exotic molecules; 0 is the neutral value
-            out[i] = 0.0
+    """RDKit 2D descriptors of one molecule (``float64 [len(names)]``) from RDKit's
+    ``CalcMolDescriptors``; failures and non-finite values -> 0, magnitudes clipped at 1e6."""
+    values = Descriptors.CalcMolDescriptors(mol, missingVal=0.0)
+    out = np.array([values.get(name, 0.0) for name in names or DESCRIPTOR_NAMES], dtype=np.float64)
     out[~np.isfinite(out)] = 0.0
     return np.clip(out, -1e6, 1e6)
 

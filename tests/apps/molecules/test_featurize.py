@@ -1,8 +1,12 @@
 """Featurisation on known molecules, and the no-pickle cache."""
 
+import numpy as np
 import torch
+from rdkit import Chem
+from rdkit.Chem import Descriptors
 
-from apps.molecules.featurize import ATOM_DIM, BOND_DIM, ELEMENTS, cached_featurise, featurise, smiles_to_graph
+from apps.molecules.featurize import (ATOM_DIM, BOND_DIM, DESCRIPTOR_NAMES, ELEMENTS, cached_featurise, featurise,
+                                      mol_descriptors, smiles_to_graph)
 
 
 def test_benzene_and_ethanol():
@@ -54,3 +58,25 @@ def test_descriptors_are_rdkits_and_cached_exactly(tmp_path):
     assert logp.tolist() == [Crippen.MolLogP(Chem.MolFromSmiles(s)) for s in smiles]
     assert (cached_descriptors(smiles, tmp_path) == values).all()  # from the safetensors file
     assert (descriptor_matrix(smiles * 3, workers=2, chunk=4)[:3] == values).all()  # parallel chunks agree
+
+
+def _descriptors_one_by_one(mol: Chem.Mol) -> np.ndarray:
+    """The hand-written loop ``mol_descriptors`` replaced: each ``Descriptors.descList`` function in turn."""
+    out = np.zeros(len(Descriptors.descList))
+    for i, (_, function) in enumerate(Descriptors.descList):
+        try:
+            out[i] = function(mol)
+        except Exception:  # noqa: BLE001
+            out[i] = 0.0
+    out[~np.isfinite(out)] = 0.0
+    return np.clip(out, -1e6, 1e6)
+
+
+def test_calc_mol_descriptors_gives_the_values_of_the_one_by_one_loop():
+    for smiles in ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "[NH4+].[Cl-]", "[Fe]", "C[Si](C)(C)OP(=O)(O)O"]:
+        mol = Chem.MolFromSmiles(smiles)
+        np.testing.assert_array_equal(mol_descriptors(mol), _descriptors_one_by_one(mol))
+    subset = ["MolLogP", "TPSA"]
+    assert mol_descriptors(Chem.MolFromSmiles("CCO"), subset).tolist() == [
+        Descriptors.MolLogP(Chem.MolFromSmiles("CCO")), Descriptors.TPSA(Chem.MolFromSmiles("CCO"))]
+    assert len(DESCRIPTOR_NAMES) == len(Descriptors.descList)

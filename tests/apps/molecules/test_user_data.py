@@ -61,6 +61,8 @@ def test_a_split_column_is_used_and_01_targets_mean_classification(tmp_path, mon
     data, _ = load_split(cfg)
     assert data.task == "classification" and data.rule == "file" and data.targets == ["soluble"]
     assert (data.frame["split"] == "test").sum() == 20 and (data.frame["split"] == "valid").sum() == 20
+    column, _ = load_split(APP.with_data(APP.load_config("tiny", ["data.split=column"]), "labels.csv"))
+    assert column.rule == "file" and column.frame["split"].tolist() == data.frame["split"].tolist()
     # An explicit rule wins over the column.
     again, _ = load_split(APP.with_data(APP.load_config("tiny", ["data.split=random"]), "labels.csv"))
     assert again.rule == "random" and (again.frame["split"] == "test").sum() == 10
@@ -80,8 +82,9 @@ def test_a_users_bad_file_is_refused_in_one_line(tmp_path, monkeypatch):
     pd.DataFrame({"smiles": ["CCO", "CCN", "CCC"], "y": [1.0, 2.0, 3.0]}).to_csv("tiny.csv", index=False)
     with pytest.raises(DataError, match="leaves no"):
         load_split(APP.with_data(APP.load_config("tiny"), "tiny.csv"))
-    with pytest.raises(DataError, match="has no split column"):
-        load_split(APP.with_data(APP.load_config("tiny", ["data.split=shipped"]), "tiny.csv"))
+    for rule in ("shipped", "column"):
+        with pytest.raises(DataError, match="has no split column"):
+            load_split(APP.with_data(APP.load_config("tiny", [f"data.split={rule}"]), "tiny.csv"))
     with pytest.raises(DataError, match="file not found"):
         APP.with_data(APP.load_config("tiny"), "missing.csv")
 
