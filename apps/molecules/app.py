@@ -49,13 +49,16 @@ class MoleculesApp:
         "predict new_molecules.csv --model runs/mol-mine/best --out predictions/",
         "train --set data.dataset=solubility --run runs/mol-solubility  # shipped data sets",
         "train --set model.kind=smiles model.descriptors=false --run runs/mol-smiles  # the SMILES transformer",
+        "train --config pretrain --run runs/mol-pretrain  # self-supervised encoder (descriptors of ~50k molecules)",
+        "train --set data.dataset=solubility --init runs/mol-pretrain/best --run runs/mol-sol-ft  # fine-tune it",
+        "train --data my.csv --set refit=true --run runs/mol-refit  # pick steps on valid, refit on train + valid",
         "train --config demo --run runs/mol-demo --resume  # continue a killed run",
         "train --config demo --run runs/mol-ddp --nproc 2  # data-parallel (torchrun)",
         "evaluate --set data.dataset=freesolv data.split=random --model runs/mol-demo/best --peers rf_morgan",
     )
-    configs = ("default", "demo", "tiny")
+    configs = ("default", "demo", "tiny", "pretrain")
     recipe_modules = ("apps.molecules.data", "apps.molecules.datasets", "apps.molecules.datasets.datamol",
-                      "apps.molecules.datasets.b3db", "apps.molecules.app")
+                      "apps.molecules.datasets.b3db", "apps.molecules.datasets.corpus", "apps.molecules.app")
 
     def load_config(self, name: str = "default", overrides: Sequence[str] = ()) -> MoleculesConfig:
         from apps.molecules.config import load_molecules_config
@@ -129,9 +132,10 @@ class MoleculesApp:
 
         split = load_prepared(cfg, data)
         fitted = fit(cfg, split, run_dir, features_dir(data), resume=resume, init=init)
-        result = fitted.result
+        selection = fitted.selection or fitted.result  # with refit: the valid metric is the selection run's
         metric = "val_rmse" if split.task == "regression" else "val_roc_auc"
-        return TrainSummary(str(Path(run_dir) / "best"), result.best_metric, metric, result.step, result.seconds)
+        seconds = fitted.result.seconds + (fitted.selection.seconds if fitted.selection else 0.0)
+        return TrainSummary(str(fitted.model_dir), selection.best_metric, metric, fitted.result.step, seconds)
 
     def evaluate(self, cfg: MoleculesConfig, model_dir: str, data: Path, out_dir: Path,
                  peers: Sequence[str] | None = None) -> Evaluation:

@@ -48,6 +48,7 @@ class DataConfig:
     split: SplitRule = "auto"
     seed: int = 0  # the random split's seed; also added to train.seed
     cache_dir: str = "data/cache/molecules"
+    corpus_molecules: int = 50000  # dataset=pretraining: the corpus's size (MOSES fills what the smaller sources leave)
 
 
 @dataclass
@@ -57,13 +58,19 @@ class MoleculesConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     peers: list[str] = field(default_factory=lambda: list(PEERS))
     peer_trees: int = 500
+    # after selecting the step count on valid rows, train again on train + valid rows (as the peers fit)
+    refit: bool = False
+    # the share of known targets left out of each step's loss at random (the pretraining config's masking)
+    target_mask: float = 0.0
 
     def __post_init__(self) -> None:
         check_names(self.peers, PEERS, "peer")
+        if not 0.0 <= self.target_mask < 1.0:
+            raise ValueError(f"target_mask must be in [0, 1), got {self.target_mask}")
         if self.model.descriptors and self.model.kind != "graph":
             raise ValueError("model.descriptors is an option of the graph model (model.kind=graph)")
 
 
 def load_molecules_config(name_or_path: str = "default", overrides: list[str] | None = None) -> MoleculesConfig:
-    """``default``, ``demo`` or ``tiny`` (shipped configs), or a path to a YAML file."""
+    """``default``, ``demo``, ``tiny`` or ``pretrain`` (shipped configs), or a path to a YAML file."""
     return load_config(MoleculesConfig, config_file(name_or_path, CONFIG_DIR), overrides)

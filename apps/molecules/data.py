@@ -87,11 +87,12 @@ def clean(frame: pd.DataFrame, smiles_col: str, targets: list[str]) -> tuple[pd.
             continue
         keep.append(i)
         canonical.append(Chem.MolToSmiles(mol))
-    out = frame.iloc[keep].drop(columns=[smiles_col]).copy()
-    out[targets] = values.iloc[keep].to_numpy()
-    out.insert(0, "smiles", canonical)
+    others = frame.iloc[keep].drop(columns=[smiles_col, *targets]).reset_index(drop=True)
+    # one concat, not a column at a time (the pretraining corpus has ~200 targets)
+    out = pd.concat([pd.DataFrame({"smiles": canonical}), pd.DataFrame(values.iloc[keep].to_numpy(), columns=targets),
+                     others], axis=1)
     report.kept = len(out)
-    return out.reset_index(drop=True), report
+    return out, report
 
 
 def scaffold(smiles: str) -> str:
@@ -219,8 +220,10 @@ def load_split(cfg: MoleculesConfig) -> tuple[SplitData, CleanReport]:
         info = DATASETS.get(d.dataset)
         if info is None:
             raise DataError(f"unknown dataset {d.dataset!r}; available: {', '.join(DATASETS)} (or your own CSV with --data)")
-        frame, report = clean(load_raw(d.dataset), "smiles", list(info.targets))
-        targets, task, where = list(info.targets), d.task or info.task, d.dataset
+        raw = load_raw(d.dataset, d.corpus_molecules)
+        targets = list(info.targets) or [c for c in raw.columns if c not in ("smiles", "split")]
+        frame, report = clean(raw, "smiles", targets)
+        task, where = d.task or info.task, d.dataset
     if frame.empty:
         first = report.errors[0]["reason"] if report.errors else "no rows"
         raise DataError(f"{where}: no usable molecules in {report.rows} row(s) (first problem: {first})")
@@ -240,7 +243,8 @@ def load_split(cfg: MoleculesConfig) -> tuple[SplitData, CleanReport]:
 
 
 def prepared_stem(cfg: MoleculesConfig) -> str:
-    return f"{cfg.data.dataset}-{cfg.data.split}-{cfg.data.seed}"
+    size = f"-{cfg.data.corpus_molecules}" if cfg.data.dataset == "pretraining" else ""
+    return f"{cfg.data.dataset}-{cfg.data.split}-{cfg.data.seed}{size}"
 
 
 def is_prepared(cfg: MoleculesConfig, folder: str | Path) -> bool:

