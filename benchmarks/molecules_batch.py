@@ -24,7 +24,8 @@ import pandas as pd
 import torch
 
 from apps.molecules.config import load_molecules_config
-from apps.molecules.data import load_split, parse_smiles
+from apps.molecules.data import load_split
+from apps.molecules.smiles import parse_smiles
 from apps.molecules.datasets import load_raw
 from apps.molecules.predict import featurise_pool, make_predict_fn, read_rows
 from apps.molecules.train import fit

@@ -116,7 +116,7 @@ class CharTokenizer(Tokenizer):
 
 
 class RegexTokenizer(Tokenizer):
-    """One id per token that a regular expression finds (e.g. SMILES atoms: ``Cl``, ``[nH]``); the
+    """One id per token that a regular expression finds (e.g. chemical element symbols: ``Cl``, ``[nH]``); the
     pattern is tried left to right, a single character is the fallback, unseen tokens map to ``<unk>``."""
 
     kind = "regex"

@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from rdkit import Chem, RDLogger
+from rdkit import Chem
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
 from apps.molecules.datasets import DATASETS, load_raw
+from apps.molecules.datasets.corpus import HELD_OUT_SPLITS, canonical_smiles, pretraining_corpus
+from apps.molecules.smiles import parse_smiles
 from shared.atomic import atomic_write_bytes, atomic_write_text
 from shared.errors import DataError
 from shared.paths import config_path
@@ -45,24 +47,6 @@ class CleanReport:
     rows: int = 0
     kept: int = 0
     errors: list[dict] = field(default_factory=list)  # {"row": index, "smiles": ..., "reason": ...}
-
-
-def parse_smiles(smiles: object) -> tuple[Chem.Mol | None, str | None]:
-    """An RDKit molecule, or ``None`` and a one-line reason."""
-    if not isinstance(smiles, str) or not smiles.strip():
-        return None, "empty SMILES"
-    if any(c.isspace() for c in smiles.strip()):  # RDKit would read "CC O" as ethane named "O"
-        return None, f"SMILES contains whitespace: {smiles.strip()[:60]!r}"
-    RDLogger.DisableLog("rdApp.*")
-    try:
-        mol = Chem.MolFromSmiles(smiles.strip())
-    finally:
-        RDLogger.EnableLog("rdApp.*")
-    if mol is None:
-        return None, f"invalid SMILES {smiles.strip()[:60]!r}"
-    if mol.GetNumAtoms() == 0:
-        return None, "SMILES has no atoms"
-    return mol, None
 
 
 def clean(frame: pd.DataFrame, smiles_col: str, targets: list[str]) -> tuple[pd.DataFrame, CleanReport]:
@@ -220,7 +204,8 @@ def load_split(cfg: MoleculesConfig) -> tuple[SplitData, CleanReport]:
         info = DATASETS.get(d.dataset)
         if info is None:
             raise DataError(f"unknown dataset {d.dataset!r}; available: {', '.join(DATASETS)} (or your own CSV with --data)")
-        raw = load_raw(d.dataset, d.corpus_molecules)
+        raw = (pretraining_corpus(d.corpus_molecules, held_out_smiles()) if d.dataset == "pretraining"
+               else load_raw(d.dataset))
         targets = list(info.targets) or [c for c in raw.columns if c not in ("smiles", "split")]
         frame, report = clean(raw, "smiles", targets)
         task, where = d.task or info.task, d.dataset
@@ -240,6 +225,18 @@ def load_split(cfg: MoleculesConfig) -> tuple[SplitData, CleanReport]:
         raise DataError(f"{where}: the {rule} split of {len(frame)} molecules leaves no {' and no '.join(empty)} "
                         "molecules; use more data or another data.split")
     return SplitData(frame, targets, task, "file" if rule == "shipped" and d.csv else rule, d.seed), report
+
+
+def held_out_smiles() -> set[str]:
+    """Canonical SMILES the pretraining corpus must not hold: the test side of every benchmark split
+    (``HELD_OUT_SPLITS``) and all of FreeSolv (its random test split changes with the seed)."""
+    from apps.molecules.config import load_molecules_config
+
+    held: list[str] = load_raw("freesolv")["smiles"].tolist()
+    for dataset, rule in HELD_OUT_SPLITS:
+        data, _ = load_split(load_molecules_config("tiny", [f"data.dataset={dataset}", f"data.split={rule}"]))
+        held += data.frame.loc[data.frame["split"] == "test", "smiles"].tolist()
+    return set(held) | set(canonical_smiles(held)[0])  # as written, and as the corpus writes them (largest fragment)
 
 
 def prepared_stem(cfg: MoleculesConfig) -> str:

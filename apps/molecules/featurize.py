@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from rdkit import Chem
 from rdkit.Chem import Descriptors
-from safetensors.torch import load_file, save
+from safetensors.torch import load, load_file, save
 from torch_geometric.data import Data
 
-from apps.molecules.data import parse_smiles
+from apps.molecules.smiles import parse_smiles
 from shared.atomic import atomic_write_bytes
 
 ELEMENTS = ["H", "B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Se", "Br", "I"]
@@ -105,17 +105,19 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
                                initializer=_one_torch_thread)
 
 
-def _featurise_chunk(smiles: list[str]) -> list[Data]:
-    return [smiles_to_graph(s) for s in smiles]
+def _featurise_chunk(smiles: list[str]) -> bytes:
+    """A worker's graphs as safetensors bytes: returning tensors would pass one file descriptor
+    per tensor between processes, and thousands of them exhaust the limit."""
+    return save(pack_graphs([smiles_to_graph(s) for s in smiles]))
 
 
 def featurise(smiles: list[str], workers: int = 1, chunk: int = 2000) -> list[Data]:
     """Graphs for valid SMILES (callers clean first), in chunks on ``workers`` processes."""
     if workers <= 1 or len(smiles) <= chunk:
-        return _featurise_chunk(smiles)
+        return [smiles_to_graph(s) for s in smiles]
     chunks = [smiles[i : i + chunk] for i in range(0, len(smiles), chunk)]
     with process_pool(workers) as pool:
-        return [g for part in pool.map(_featurise_chunk, chunks) for g in part]
+        return [g for part in pool.map(_featurise_chunk, chunks) for g in unpack_graphs(load(part))]
 
 
 DESCRIPTOR_NAMES = [name for name, _ in Descriptors.descList]
@@ -159,8 +161,8 @@ def cache_key(smiles: list[str], layout: str = FEATURE_LAYOUT) -> str:
     return digest.hexdigest()[:20]
 
 
-def save_graphs(path: Path, graphs: list[Data]) -> None:
-    """Concatenate graphs into flat tensors and write them as safetensors."""
+def pack_graphs(graphs: list[Data]) -> dict[str, torch.Tensor]:
+    """Graphs as flat tensors: concatenated nodes and edges plus per-graph counts."""
     tensors = {
         "x": torch.cat([g.x for g in graphs]),
         "edge_index": torch.cat([g.edge_index for g in graphs], dim=1),
@@ -168,17 +170,25 @@ def save_graphs(path: Path, graphs: list[Data]) -> None:
         "num_nodes": torch.tensor([g.num_nodes for g in graphs]),
         "num_edges": torch.tensor([g.edge_index.shape[1] for g in graphs]),
     }
-    atomic_write_bytes(path, save({k: v.contiguous() for k, v in tensors.items()}))
+    return {k: v.contiguous() for k, v in tensors.items()}
 
 
-def load_graphs(path: Path) -> list[Data]:
-    t = load_file(str(path))
+def unpack_graphs(t: dict[str, torch.Tensor]) -> list[Data]:
     graphs, n0, e0 = [], 0, 0
     for n, e in zip(t["num_nodes"].tolist(), t["num_edges"].tolist()):
         graphs.append(Data(x=t["x"][n0 : n0 + n], edge_index=t["edge_index"][:, e0 : e0 + e],
                            edge_attr=t["edge_attr"][e0 : e0 + e]))
         n0, e0 = n0 + n, e0 + e
     return graphs
+
+
+def save_graphs(path: Path, graphs: list[Data]) -> None:
+    """Write graphs as safetensors (:func:`pack_graphs`)."""
+    atomic_write_bytes(path, save(pack_graphs(graphs)))
+
+
+def load_graphs(path: Path) -> list[Data]:
+    return unpack_graphs(load_file(str(path)))
 
 
 def cached_featurise(smiles: list[str], cache_dir: str | Path, workers: int = 2) -> list[Data]:

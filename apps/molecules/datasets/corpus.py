@@ -61,20 +61,7 @@ def source_smiles(moses_sample: int, seed: int = 0) -> dict[str, list[str]]:
             "solubility_train": solubility}
 
 
-def held_out_smiles() -> set[str]:
-    """Canonical SMILES the corpus must not hold: benchmark test sides and all of FreeSolv."""
-    from apps.molecules.config import load_molecules_config
-    from apps.molecules.data import load_split
-    from apps.molecules.datasets import load_raw
-
-    held: list[str] = load_raw("freesolv")["smiles"].tolist()
-    for dataset, rule in HELD_OUT_SPLITS:
-        data, _ = load_split(load_molecules_config("tiny", [f"data.dataset={dataset}", f"data.split={rule}"]))
-        held += data.frame.loc[data.frame["split"] == "test", "smiles"].tolist()
-    return set(held) | set(_canonical(held)[0])  # as written, and as the corpus writes them (largest fragment)
-
-
-def _canonical(smiles: list[str]) -> tuple[list[str], int]:
+def canonical_smiles(smiles: list[str]) -> tuple[list[str], int]:
     """Canonical SMILES of the parseable, non-empty molecules of at most MAX_HEAVY_ATOMS heavy
     atoms (largest fragment only: salts and solvents are not the molecule), and how many were dropped."""
     from rdkit.Chem.MolStandardize import rdMolStandardize
@@ -95,22 +82,22 @@ def _canonical(smiles: list[str]) -> tuple[list[str], int]:
     return out, len(smiles) - len(out)
 
 
-def pretraining_corpus(molecules: int = 50000, seed: int = 0, workers: int = 2) -> pd.DataFrame:
+def pretraining_corpus(molecules: int, held_out: set[str], seed: int = 0, workers: int = 2) -> pd.DataFrame:
     """``smiles`` plus one standardised descriptor target per kept RDKit descriptor (``d_<name>``)
-    for ``molecules`` deduplicated molecules, none of them held out: every molecule of the smaller
-    sources first, then the MOSES sample fills the rest."""
+    for ``molecules`` deduplicated molecules, none of them in ``held_out`` (canonical SMILES; the
+    benchmark test sides, :func:`apps.molecules.data.held_out_smiles`): every molecule of the
+    smaller sources first, then the MOSES sample fills the rest."""
     import torch
 
     from apps.molecules.featurize import DESCRIPTOR_NAMES, descriptor_matrix
     from apps.molecules.model import signed_log
 
-    held = held_out_smiles()
     seen: set[str] = set()
     smiles: list[str] = []
     sources = source_smiles(molecules, seed)
     for name in sorted(sources, key=lambda n: n == "moses"):  # MOSES last
-        for smi in _canonical(sources[name])[0]:
-            if smi not in held and smi not in seen:
+        for smi in canonical_smiles(sources[name])[0]:
+            if smi not in held_out and smi not in seen:
                 seen.add(smi)
                 smiles.append(smi)
     smiles = smiles[:molecules]

@@ -7,6 +7,7 @@ import torch
 
 from apps.molecules.app import APP, main
 from apps.molecules.config import load_molecules_config
+from apps.molecules import data
 from apps.molecules.data import load_split
 from apps.molecules.datasets import corpus
 from apps.molecules.train import ENCODER_PREFIXES, fit, refit_steps
@@ -28,16 +29,16 @@ HELD_OUT = {"CN1CCC[C@H]1c1cccnc1", "Clc1ccccc1"}
 def small_corpus(monkeypatch):
     """The corpus recipe on a handful of molecules (the real sources: test_the_real_sources_...)."""
     monkeypatch.setattr(corpus, "source_smiles", lambda molecules, seed=0: SMALL_SOURCES)
-    monkeypatch.setattr(corpus, "held_out_smiles", lambda: HELD_OUT)
+    monkeypatch.setattr(data, "held_out_smiles", lambda: HELD_OUT)
 
 
 def test_the_corpus_drops_held_out_molecules_and_duplicates_and_standardises_descriptors(small_corpus):
-    frame = corpus.pretraining_corpus(molecules=18, workers=1)
+    frame = corpus.pretraining_corpus(18, HELD_OUT, workers=1)
     smiles = frame["smiles"].tolist()
     assert len(smiles) == len(set(smiles)) == 18  # duplicates ("CCO" twice, MOSES three times) once
     assert not HELD_OUT & set(smiles)
     assert "CC(N)Cc1ccc(O)cc1" in smiles and not any("Br" in s for s in smiles)  # the salt's largest fragment
-    moses = set(corpus._canonical(SMALL_SOURCES["moses"])[0])
+    moses = set(corpus.canonical_smiles(SMALL_SOURCES["moses"])[0])
     assert not moses & set(smiles[:11]) and set(smiles[11:]) <= moses  # 11 from the small sources, then MOSES fills
     targets = frame.drop(columns="smiles")
     assert all(c.startswith("d_") for c in targets) and 50 < targets.shape[1] < 217  # constant descriptors dropped
@@ -47,7 +48,7 @@ def test_the_corpus_drops_held_out_molecules_and_duplicates_and_standardises_des
 def test_the_real_sources_load_and_benchmark_test_molecules_are_held_out():
     sources = corpus.source_smiles(20)
     assert len(sources["moses"]) == 20 and all(len(v) > 40 for k, v in sources.items() if k != "moses")
-    held = corpus.held_out_smiles()
+    held = data.held_out_smiles()
     solubility, _ = load_split(load_molecules_config("tiny", ["data.dataset=solubility", "data.split=shipped"]))
     assert set(solubility.frame.loc[solubility.frame["split"] == "test", "smiles"]) <= held
     assert not set(solubility.frame.loc[solubility.frame["split"] == "train", "smiles"]) <= held
