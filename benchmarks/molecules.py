@@ -31,9 +31,13 @@ import numpy as np
 import torch
 
 from apps.molecules.config import load_molecules_config
-from apps.molecules.peers import PEERS
 from apps.molecules.data import load_split
+from apps.molecules.featurize import descriptor_matrix
+from apps.molecules.metrics import score
+from apps.molecules.peers import PEERS
+from apps.molecules.stacking import choose_stack, stacked_test_predictions
 from apps.molecules.train import evaluate, fit, model_inputs, predict
+from shared.model_folder import load_model
 
 RESULTS = Path(__file__).parent / "results"
 PAIRS = ["solubility:shipped", "solubility:scaffold", "freesolv:random", "b3db_regression:scaffold", "b3db_classification:scaffold"]
@@ -49,20 +53,45 @@ def run_one(pair: str, seed: int, config: str, overrides: list[str], work: Path,
                                          "train.progress=false", *overrides])
     data, _ = load_split(cfg)
     cache = work / "cache"
+    run_dir = work / f"{variant}-{dataset}-{split}-{seed}"
     start = time.perf_counter()
-    fitted = fit(cfg, data, work / f"{variant}-{dataset}-{split}-{seed}", cache, init=init)
+    fitted = fit(cfg, data, run_dir, cache, init=init)
     train_seconds = time.perf_counter() - start
     selection = fitted.selection or fitted.result
-    test = data.frame[data.frame["split"] == "test"]
-    inputs = model_inputs(fitted.model.cfg, test, data.targets, fitted.tokenizer, cache)
+    sides = {s: data.frame[data.frame["split"] == s] for s in ("train", "valid", "test")}
+    inputs = model_inputs(fitted.model.cfg, sides["test"], data.targets, fitted.tokenizer, cache)
     start = time.perf_counter()
-    predict(fitted.model, inputs)
-    per_second = len(test) / (time.perf_counter() - start)
+    ours_test = predict(fitted.model, inputs)[:, 0]
+    per_second = len(sides["test"]) / (time.perf_counter() - start)
+    # Valid predictions of the model selected on the valid rows (with refit, not the refit model, which saw them).
+    selected = load_model(run_dir / "best").model if fitted.selection is not None else fitted.model
+    ours_valid = predict(selected, model_inputs(selected.cfg, sides["valid"], data.targets, fitted.tokenizer, cache))[:, 0]
     scores = evaluate(cfg, data, fitted, cache, None if peers else [])
+    stack = stack_scores(data, ours_valid, ours_test, seed)
     return {"variant": variant, "pair": pair, "seed": seed, "task": data.task,
-            "n_train": int((data.frame["split"] == "train").sum()), "n_test": len(test), "train_seconds": train_seconds,
+            "n_train": len(sides["train"]), "n_test": len(sides["test"]), "train_seconds": train_seconds,
             "steps": fitted.result.step, "selected_steps": selection.step, "best_valid_metric": selection.best_metric,
-            "molecules_per_second": per_second, "scores": scores}
+            "molecules_per_second": per_second, "scores": {**scores, "stacked": stack["score"]},
+            "stack": stack["choice"], "stack_seconds": stack["seconds"],
+            "predictions": {"valid": _rounded(ours_valid), "test": _rounded(ours_test)},
+            "test_y": _rounded(sides["test"][data.targets[0]].to_numpy(dtype=np.float64))}
+
+
+def stack_scores(data, ours_valid: np.ndarray, ours_test: np.ndarray, seed: int) -> dict:
+    """Ours stacked with a descriptor model (learner and weight chosen on the valid rows), scored on test."""
+    start = time.perf_counter()
+    sides = {s: data.frame[data.frame["split"] == s] for s in ("train", "valid", "test")}
+    x = {s: descriptor_matrix(rows["smiles"].tolist(), workers=2) for s, rows in sides.items()}
+    y = {s: rows[data.targets[0]].to_numpy(dtype=np.float64) for s, rows in sides.items()}
+    choice = choose_stack(data.task, y["valid"], ours_valid, x["train"], y["train"], x["valid"], seed)
+    blended = stacked_test_predictions(choice, data.task, ours_test, np.concatenate([x["train"], x["valid"]]),
+                                       np.concatenate([y["train"], y["valid"]]), x["test"], seed)
+    return {"score": score(data.task, y["test"][:, None], blended[:, None]), "choice": choice.to_dict(),
+            "seconds": time.perf_counter() - start}
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 5) for v in values]
 
 
 def machine() -> str:
@@ -79,6 +108,25 @@ def variant_of(run: dict) -> str:
     return run.get("variant", "graph")  # runs recorded before variants existed
 
 
+def ours_rows(rs: list[dict], variant: str, metric: str) -> list[tuple[str, np.ndarray, str]]:
+    """(label, test metric per seed, valid cell) for ours alone, ours stacked with a descriptor model
+    (where the runs recorded it) and the seeds' averaged prediction (one model; only where every
+    seed has the same test rows, i.e. not on random splits)."""
+    rows = [(variant, np.array([r["scores"]["ours"][metric] for r in rs]),
+             f"{np.mean([r['best_valid_metric'] for r in rs]):.3f}")]
+    if all("stacked" in r["scores"] for r in rs):
+        learners = sorted({f"{r['stack']['learner']} w={r['stack']['weight']:.1f}" for r in rs})
+        rows.append((f"{variant} + stack ({', '.join(learners)})",
+                     np.array([r["scores"]["stacked"][metric] for r in rs]),
+                     f"{np.mean([r['stack']['valid_metric'] for r in rs]):.3f}"))
+    same_rows = all("test_y" in r and r["test_y"] == rs[0]["test_y"] for r in rs)
+    if len(rs) > 1 and same_rows and all("predictions" in r for r in rs):
+        mean = np.mean([r["predictions"]["test"] for r in rs], axis=0)
+        value = score(rs[0]["task"], np.array(rs[0]["test_y"])[:, None], mean[:, None])[metric]
+        rows.append((f"{variant}, {len(rs)}-seed ensemble", np.array([value]), "n/a"))
+    return rows
+
+
 def summarise(runs: list[dict], variants: dict[str, dict]) -> str:
     """Per (dataset, split) and variant: mean ± sd over seeds for ours next to each peer's mean
     (peers from every run of that pair and seed), and whether ours beats both forests by more
@@ -93,7 +141,6 @@ def summarise(runs: list[dict], variants: dict[str, dict]) -> str:
                 continue
             metric = "rmse" if rs[0]["task"] == "regression" else "roc_auc"
             sign = 1.0 if metric == "rmse" else -1.0  # > 0: ours is worse
-            ours = np.array([r["scores"]["ours"][metric] for r in rs])
             seeds = {r["seed"] for r in rs}
             peer_means = {}
             for peer in PEERS:
@@ -102,22 +149,35 @@ def summarise(runs: list[dict], variants: dict[str, dict]) -> str:
                 if by_seed:
                     peer_means[peer] = float(np.mean(list(by_seed.values())))
             cells = [f"{peer_means[p]:.3f}" if p in peer_means else "n/a" for p in PEERS]
-            if peer_means:
-                best = min(peer_means.values(), key=lambda v: sign * v)
-                gap = sign * (ours.mean() - best)
-                verdict = "yes" if gap < 0 and -gap > ours.std() else "no"
-                delta = f"{ours.mean() - best:+.3f}"
-            else:
-                delta, verdict = "n/a", "n/a"
-            lines.append(f"| {pair.replace(':', ', ')} | {metric} | {variant} | {ours.mean():.3f} ± {ours.std():.3f} "
-                         f"| {np.mean([r['best_valid_metric'] for r in rs]):.3f} | " + " | ".join(cells)
-                         + f" | {delta} | {verdict} | {REFERENCE[pair]} | {len(rs)} "
-                         f"| {np.mean([r['train_seconds'] for r in rs]):.0f} "
-                         f"| {np.mean([r['molecules_per_second'] for r in rs]):,.0f} |")
+            for label, ours, valid in ours_rows(rs, variant, metric):
+                if peer_means:
+                    best = min(peer_means.values(), key=lambda v: sign * v)
+                    gap = sign * (ours.mean() - best)
+                    verdict = ("yes" if gap < 0 and -gap > ours.std() else "no") if len(ours) > 1 else \
+                        ("wins" if gap < 0 else "loses")
+                    delta = f"{ours.mean() - best:+.3f}"
+                else:
+                    delta, verdict = "n/a", "n/a"
+                spread = f"{ours.mean():.3f} ± {ours.std():.3f}" if len(ours) > 1 else f"{ours[0]:.3f}"
+                lines.append(f"| {pair.replace(':', ', ')} | {metric} | {label} | {spread} | {valid} | "
+                             + " | ".join(cells) + f" | {delta} | {verdict} | {REFERENCE[pair]} | {len(rs)} "
+                             f"| {np.mean([r['train_seconds'] for r in rs]):.0f} "
+                             f"| {np.mean([r['molecules_per_second'] for r in rs]):,.0f} |")
     described = [f"- `{name}`: `{v.get('config', 'default')}` config"
                  + (f", `{' '.join(v['overrides'])}`" if v.get("overrides") else "")
                  + (f", fine-tuned from `{v['init']}`" if v.get("init") else "") for name, v in variants.items()]
-    return "\n".join(lines) + "\n\nVariants:\n" + "\n".join(described)
+    return "\n".join(lines) + "\n\nVariants:\n" + "\n".join(described) + "\n\n" + ROW_KINDS
+
+
+ROW_KINDS = """Row kinds:
+- `<variant>`: ours alone, mean ± sd of the seeds' test metrics.
+- `<variant> + stack (...)`: ours blended with a descriptor model (scikit-learn gradient boosting or SVM on
+  signed-log RDKit descriptors), the learner and the weight `w` on ours chosen on the valid rows with the
+  descriptor model fit on train rows, then refit on train + valid for the test rows
+  (`apps/molecules/stacking.py`); `valid` is the blend's valid metric (its weight was chosen there, and our
+  valid predictions come from the checkpoint selected on them, so it is optimistic).
+- `<variant>, N-seed ensemble`: the seeds' test predictions averaged, one model, so no sd: `wins`/`loses`
+  against the better forest; only where every seed has the same test rows (not on random splits)."""
 
 
 def write_results(out: Path, variants: dict[str, dict], runs: list[dict], notes: list[str] = ()) -> None:
@@ -184,7 +244,7 @@ def main() -> None:
 
     def record(run: dict) -> None:
         runs.append({**run, "machine": machine(), "threads": args.threads, "parallel_runs": args.jobs})
-        print(json.dumps(run), flush=True)
+        print(json.dumps({k: v for k, v in run.items() if k not in ("predictions", "test_y")}), flush=True)
         write_results(args.out, variants, runs, notes)
 
     job = dict(config=args.config, overrides=args.set, work=work, threads=args.threads, variant=args.variant,
