@@ -132,10 +132,9 @@ class MoleculesApp:
 
         split = load_prepared(cfg, data)
         fitted = fit(cfg, split, run_dir, features_dir(data), resume=resume, init=init)
-        selection = fitted.selection or fitted.result  # with refit: the valid metric is the selection run's
+        # fitted.valid_metric: the selection run's (with refit), the seed ensemble's (with ensemble > 1)
         metric = "val_rmse" if split.task == "regression" else "val_roc_auc"
-        seconds = fitted.result.seconds + (fitted.selection.seconds if fitted.selection else 0.0)
-        return TrainSummary(str(fitted.model_dir), selection.best_metric, metric, fitted.result.step, seconds)
+        return TrainSummary(str(fitted.model_dir), fitted.valid_metric, metric, fitted.result.step, fitted.seconds)
 
     def evaluate(self, cfg: MoleculesConfig, model_dir: str, data: Path, out_dir: Path,
                  peers: Sequence[str] | None = None) -> Evaluation:

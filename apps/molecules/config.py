@@ -62,11 +62,15 @@ class MoleculesConfig:
     refit: bool = False
     # the share of known targets left out of each step's loss at random (the pretraining config's masking)
     target_mask: float = 0.0
+    # models trained from different seeds whose mean is the prediction (a seed ensemble when > 1)
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         check_names(self.peers, PEERS, "peer")
         if not 0.0 <= self.target_mask < 1.0:
             raise ValueError(f"target_mask must be in [0, 1), got {self.target_mask}")
+        if self.ensemble < 1:
+            raise ValueError(f"ensemble must be at least 1, got {self.ensemble}")
         if self.model.descriptors and self.model.kind != "graph":
             raise ValueError("model.descriptors is an option of the graph model (model.kind=graph)")
 

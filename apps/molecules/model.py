@@ -211,6 +211,37 @@ class SmilesTransformer(nn.Module):
         return to_target_units(self(batch), self.cfg)
 
 
+class SeedEnsemble(nn.Module):
+    """Models of one architecture trained from different seeds: predicts their mean.
+    ``predict_members`` gives each member's prediction, so MC dropout can sample every member."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        if not members:
+            raise ValueError("a seed ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.cfg = members[0].cfg
+
+    def forward(self, batch: Any) -> Tensor:
+        return torch.stack([m(batch) for m in self.members]).mean(0)
+
+    def predict_members(self, batch: Any) -> Tensor:
+        """``[members, B, num_targets]`` in target units."""
+        return torch.stack([m.predict(batch) for m in self.members])
+
+    def predict(self, batch: Any) -> Tensor:
+        return self.predict_members(batch).mean(0)
+
+
+@register_builder("molecules-ensemble")
+def _ensemble_builder(config: dict[str, Any], tokenizer: Tokenizer | None = None) -> nn.Module:
+    """``{"members": K, "member_builder": "molecules-graph" | "molecules-smiles", "member": {...}}``."""
+    if config.get("member_builder") not in ("molecules-graph", "molecules-smiles"):
+        raise ValueError(f"unknown ensemble member builder {config.get('member_builder')!r}")
+    build = _graph_builder if config["member_builder"] == "molecules-graph" else _smiles_builder
+    return SeedEnsemble([build(config["member"], tokenizer) for _ in range(int(config["members"]))])
+
+
 # Schwaller et al.'s SMILES regex (Molecular Transformer): bracket atoms ("[nH]", "[C@@H]"), two-letter
 # elements ("Cl", "Br"), ring-bond numbers ("%10") and bonds are single tokens.
 SMILES_PATTERN = r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|%[0-9]{2}|[0-9])"

@@ -23,7 +23,6 @@ from torch_geometric.transforms import AddRandomWalkPE
 
 from apps.molecules.smiles import parse_smiles
 from apps.molecules.featurize import DESCRIPTOR_NAMES, mol_descriptors, mol_to_graph, process_pool
-from apps.molecules.model import GraphTransformer
 from apps.molecules.train import MAX_SMILES_TOKENS, graph_input, predict_with_uncertainty
 from shared.errors import DataError
 from shared.inference import InferenceSummary, InputRow, RowError, resolve_inputs
@@ -70,7 +69,7 @@ def make_predict_fn(loaded: LoadedModel, mc_samples: int = 10, pool: Executor | 
     one record per row (target mean + std)."""
     model, tokenizer = loaded.model, loaded.tokenizer
     targets = loaded.metadata.get("targets") or [f"target_{i}" for i in range(model.cfg.num_targets)]
-    is_graph = isinstance(model, GraphTransformer)
+    is_graph = model.cfg.kind == "graph"
     names = (model.cfg.descriptor_names or DESCRIPTOR_NAMES) if model.cfg.descriptors else None
     featurise = partial(featurise_row, pe_steps=model.cfg.pe_steps, descriptor_names=names)
 

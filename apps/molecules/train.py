@@ -22,12 +22,12 @@ from apps.molecules.config import MoleculesConfig
 from apps.molecules.data import SplitData
 from apps.molecules.featurize import DESCRIPTOR_NAMES, cached_descriptors, cached_featurise
 from apps.molecules.metrics import score
-from apps.molecules.model import (GraphTransformer, MoleculeModelConfig, SmilesTransformer, TokenBatch, collate_tokens,
-                                  signed_log, train_tokenizer)
+from apps.molecules.model import (GraphTransformer, MoleculeModelConfig, SeedEnsemble, SmilesTransformer, TokenBatch,
+                                  collate_tokens, signed_log, train_tokenizer)
 from apps.molecules.peers import PEERS, fit_predict_peer
 from shared.config import config_to_dict
 from shared.errors import ConfigError
-from shared.model_folder import load_model
+from shared.model_folder import load_model, save_model
 from shared.tokenizers import Tokenizer
 from shared.training import Trainer, TrainResult, seed_everything
 
@@ -99,36 +99,47 @@ def predict(model: nn.Module, inputs: list, batch_size: int = 256) -> np.ndarray
 
 @torch.no_grad()
 def predict_with_uncertainty(model: nn.Module, inputs: list, samples: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """MC dropout: mean and standard deviation over ``samples`` stochastic passes (dropout on)."""
+    """MC dropout: mean and standard deviation over ``samples`` stochastic passes (dropout on); for a
+    :class:`SeedEnsemble`, over every member's passes (so the spread between seeds counts too)."""
     torch.manual_seed(seed)
     model.eval()
     for module in model.modules():
         if isinstance(module, nn.Dropout):
             module.train()
     try:
-        draws = np.stack([predict_batches(model, inputs) for _ in range(samples)])
+        if isinstance(model, SeedEnsemble):
+            draws = np.concatenate([predict_batches(model, inputs, members=True) for _ in range(samples)])
+        else:
+            draws = np.stack([predict_batches(model, inputs) for _ in range(samples)])
     finally:
         model.eval()
     return draws.mean(0), draws.std(0)
 
 
 @torch.no_grad()
-def predict_batches(model: nn.Module, inputs: list, batch_size: int = 256) -> np.ndarray:
-    """Like :func:`predict` but leaves the module modes (e.g. MC dropout) as they are."""
-    collate = Batch.from_data_list if isinstance(model, GraphTransformer) else collate_tokens
-    return np.concatenate([model.predict(collate(inputs[i : i + batch_size])).numpy() for i in range(0, len(inputs), batch_size)])
+def predict_batches(model: nn.Module, inputs: list, batch_size: int = 256, members: bool = False) -> np.ndarray:
+    """Like :func:`predict` but leaves the module modes (e.g. MC dropout) as they are; ``members``:
+    a :class:`SeedEnsemble`'s predictions per member, ``[members, N, T]``."""
+    collate = collate_for(model.cfg.kind)
+    run = model.predict_members if members else model.predict
+    return np.concatenate([run(collate(inputs[i : i + batch_size])).numpy() for i in range(0, len(inputs), batch_size)],
+                          axis=1 if members else 0)
 
 
 @dataclass
 class Fitted:
     """A trained model with its tokenizer (SMILES models) and, right after training, the run
-    summary, the folder the model was saved in, and (with ``refit``) the selection run's summary."""
+    summary, the folder the model was saved in, (with ``refit``) the selection run's summary and
+    the validation metric of the model(s) selected on the valid rows (of their mean, for a seed
+    ensemble)."""
 
     model: nn.Module
     tokenizer: Tokenizer | None
     result: TrainResult | None = None
     model_dir: Path | None = None
     selection: TrainResult | None = None
+    valid_metric: float | None = None
+    seconds: float = 0.0  # training time of every run (selection, refit, each seed)
 
 
 def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, cache_dir: str | Path, resume: bool = False,
@@ -142,7 +153,10 @@ def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, cache_dir: s
 
     ``cfg.refit``: then train again from the same start on train + valid rows for the selected
     number of steps (scaled by the rows added, so the same epochs), as the peers are fit on both;
-    the refit model is the result and ``Fitted.selection`` the selection run."""
+    the refit model is the result and ``Fitted.selection`` the selection run.
+
+    ``cfg.ensemble`` > 1: train that many models, seeds ``train.seed + data.seed + i``, each in
+    ``out_dir/seed-<i>``, and save their :class:`SeedEnsemble` in ``out_dir/ensemble``."""
     out_dir = Path(out_dir)
     parts = {s: data.frame[data.frame["split"] == s] for s in ("train", "valid")}
     start = load_model(init) if init is not None else None
@@ -152,37 +166,62 @@ def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, cache_dir: s
     valid_inputs = model_inputs(model_cfg, parts["valid"], data.targets, tokenizer, cache_dir)
     y_valid = parts["valid"][data.targets].to_numpy(dtype=np.float64)
     monitor = "val_rmse" if data.task == "regression" else "val_roc_auc"
+    builder = "molecules-graph" if model_cfg.kind == "graph" else "molecules-smiles"
+    metadata = {"dataset": cfg.data.dataset, "split": data.rule, "targets": data.targets,
+                "init": None if init is None else str(init),
+                "init_transfer": None if start is None else ("whole model" if whole else "encoder")}
 
     def evaluate_valid(m: nn.Module) -> dict[str, float]:
         return {f"val_{k}": v for k, v in score(data.task, y_valid, predict(m, valid_inputs)).items()}
 
     def train_on(rows: pd.DataFrame, run: Path, train_cfg, eval_fn) -> TrainResult:
         seed_everything(train_cfg.seed)
-        if model_cfg.kind == "graph":
-            model, builder = GraphTransformer(model_cfg), "molecules-graph"
-        else:
-            model, builder = SmilesTransformer(model_cfg, tokenizer.vocab_size), "molecules-smiles"
+        model = GraphTransformer(model_cfg) if model_cfg.kind == "graph" else SmilesTransformer(model_cfg, tokenizer.vocab_size)
         if start is not None:
             _load_start(model, start.model, whole)
-        metadata = {"dataset": cfg.data.dataset, "split": data.rule, "targets": data.targets,
-                    "init": None if init is None else str(init), "init_transfer": None if start is None else
-                    ("whole model" if whole else "encoder"), "trained_on": sorted(set(rows["split"]))}
         trainer = Trainer(model, train_cfg, run, make_loss(cfg.target_mask), builder, config_to_dict(model_cfg),
                           eval_fn=eval_fn, collate_fn=collate_for(model_cfg.kind), tokenizer=tokenizer,
-                          metadata=metadata)
+                          metadata={**metadata, "trained_on": sorted(set(rows["split"]))})
         return trainer.fit(model_inputs(model_cfg, rows, data.targets, tokenizer, cache_dir), resume=resume)
 
+    def fit_member(run: Path, seed: int) -> tuple[TrainResult, TrainResult | None, Path]:
+        """(the result, the selection run or None, the model's folder): one model, refit on train +
+        valid rows if asked."""
+        selecting = replace(cfg.train, monitor=monitor, monitor_mode="min" if data.task == "regression" else "max",
+                            seed=seed)
+        result = train_on(parts["train"], run, selecting, evaluate_valid)
+        if not cfg.refit:
+            return result, None, run / "best"
+        steps = refit_steps(result, monitor, len(parts["train"]), len(parts["valid"]))
+        # One evaluation, at the last step: the refit model is the last one (valid rows are in its training data).
+        refitting = replace(selecting, max_steps=steps, eval_every=steps, patience=0, monitor="train_loss",
+                            monitor_mode="min", warmup_steps=min(cfg.train.warmup_steps, steps // 2))
+        return train_on(pd.concat([parts["train"], parts["valid"]]), run / "refit", refitting, None), result, \
+            run / "refit" / "best"
+
     seed = cfg.train.seed + cfg.data.seed
-    selecting = replace(cfg.train, monitor=monitor, monitor_mode="min" if data.task == "regression" else "max", seed=seed)
-    result = train_on(parts["train"], out_dir, selecting, evaluate_valid)
-    if not cfg.refit:
-        return Fitted(load_model(result.best_dir).model, tokenizer, result, out_dir / "best")
-    steps = refit_steps(result, monitor, len(parts["train"]), len(parts["valid"]))
-    # One evaluation, at the last step: the refit model is the last one (valid rows are in its training data).
-    refitting = replace(selecting, max_steps=steps, eval_every=steps, patience=0, monitor="train_loss", monitor_mode="min",
-                        warmup_steps=min(cfg.train.warmup_steps, steps // 2))
-    refit = train_on(pd.concat([parts["train"], parts["valid"]]), out_dir / "refit", refitting, None)
-    return Fitted(load_model(refit.best_dir).model, tokenizer, refit, out_dir / "refit" / "best", selection=result)
+    if cfg.ensemble == 1:
+        result, selection, folder = fit_member(out_dir, seed)
+        return Fitted(load_model(folder).model, tokenizer, result, folder, selection,
+                      (selection or result).best_metric, _seconds([(result, selection, folder)]))
+    members = [fit_member(out_dir / f"seed-{i}", seed + i) for i in range(cfg.ensemble)]
+    ensemble = SeedEnsemble([load_model(folder).model for _, _, folder in members])
+    # The ensemble's valid metric: the mean of the models selected on the valid rows (not the refit ones).
+    selected = SeedEnsemble([load_model(folder.parent.parent / "best" if selection else folder).model
+                             for _, selection, folder in members])
+    valid_metric = evaluate_valid(selected)[monitor]
+    folder = save_model(out_dir / "ensemble", ensemble, "molecules-ensemble",
+                        {"members": cfg.ensemble, "member_builder": builder, "member": config_to_dict(model_cfg)},
+                        tokenizer, {**metadata, "members": [str(folder) for _, _, folder in members],
+                                    "member_valid_metrics": [(s or r).best_metric for r, s, _ in members],
+                                    "valid_metric": valid_metric, "monitor": monitor,
+                                    "trained_on": ["train", "valid"] if cfg.refit else ["train"]})
+    result, selection, _ = members[0]
+    return Fitted(ensemble, tokenizer, result, folder, selection, valid_metric, _seconds(members))
+
+
+def _seconds(runs: list[tuple[TrainResult, TrainResult | None, Path]]) -> float:
+    return sum(r.seconds + (s.seconds if s is not None else 0.0) for r, s, _ in runs)
 
 
 def refit_steps(selection: TrainResult, monitor: str, n_train: int, n_valid: int) -> int:
