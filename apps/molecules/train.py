@@ -156,7 +156,7 @@ def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, cache_dir: s
     the refit model is the result and ``Fitted.selection`` the selection run.
 
     ``cfg.ensemble`` > 1: train that many models, seeds ``train.seed + data.seed + i``, each in
-    ``out_dir/seed-<i>``, and save their :class:`SeedEnsemble` in ``out_dir/ensemble``."""
+    ``out_dir/seed-<i>``, and save their :class:`SeedEnsemble` in ``out_dir/best`` (where one model would be)."""
     out_dir = Path(out_dir)
     parts = {s: data.frame[data.frame["split"] == s] for s in ("train", "valid")}
     start = load_model(init) if init is not None else None
@@ -210,7 +210,7 @@ def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, cache_dir: s
     selected = SeedEnsemble([load_model(folder.parent.parent / "best" if selection else folder).model
                              for _, selection, folder in members])
     valid_metric = evaluate_valid(selected)[monitor]
-    folder = save_model(out_dir / "ensemble", ensemble, "molecules-ensemble",
+    folder = save_model(out_dir / "best", ensemble, "molecules-ensemble",
                         {"members": cfg.ensemble, "member_builder": builder, "member": config_to_dict(model_cfg)},
                         tokenizer, {**metadata, "members": [str(folder) for _, _, folder in members],
                                     "member_valid_metrics": [(s or r).best_metric for r, s, _ in members],

@@ -19,16 +19,20 @@ def test_an_ensemble_of_two_seeds_trains_saves_and_predicts_their_mean(tmp_path,
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--config", "tiny", "--set", *ENSEMBLE, f"data.cache_dir={tmp_path / 'cache'}",
                  "--run", str(tmp_path / "run")]) == 0
-    loaded = load_model(tmp_path / "run" / "ensemble")
+    loaded = load_model(tmp_path / "run" / "best")
     model = loaded.model
     assert isinstance(model, SeedEnsemble) and len(model.members) == 2
     first, second = (load_model(tmp_path / "run" / f"seed-{i}" / "best").model for i in range(2))
     assert not all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
     assert loaded.metadata["members"] == [str(tmp_path / "run" / f"seed-{i}" / "best") for i in range(2)]
 
+    assert main(["evaluate", "--config", "tiny", "--set", *ENSEMBLE, f"data.cache_dir={tmp_path / 'cache'}",
+                 "--model", str(tmp_path / "run" / "best")]) == 0
+    assert "ours" in (tmp_path / "run" / "evaluate" / "metrics.md").read_text()
+
     csv = tmp_path / "new.csv"
     pd.DataFrame({"smiles": ["CCO", "c1ccccc1O", "not a smiles"]}).to_csv(csv, index=False)
-    with MoleculesPredictor(tmp_path / "run" / "ensemble", mc_samples=3, workers=1) as predictor:
+    with MoleculesPredictor(tmp_path / "run" / "best", mc_samples=3, workers=1) as predictor:
         rows = list(predictor.rows([str(csv)]))
         results = predictor.predict(rows)
     assert [type(r).__name__ for r in results] == ["list", "list", "RowError"]
@@ -105,7 +109,7 @@ def test_an_ensemble_with_refit_refits_every_member_and_reports_the_selected_mod
     data, _ = load_split(cfg)
     fitted = fit(cfg, data, tmp_path / "run", tmp_path / "cache")
     metadata = load_model(fitted.model_dir).metadata
-    assert fitted.model_dir == tmp_path / "run" / "ensemble" and metadata["trained_on"] == ["train", "valid"]
+    assert fitted.model_dir == tmp_path / "run" / "best" and metadata["trained_on"] == ["train", "valid"]
     assert metadata["members"] == [str(tmp_path / "run" / f"seed-{i}" / "refit" / "best") for i in range(2)]
     selected = [load_model(tmp_path / "run" / f"seed-{i}" / "best").metadata["trained_on"] for i in range(2)]
     assert selected == [["train"], ["train"]] and np.isfinite(fitted.valid_metric)
