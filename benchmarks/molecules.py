@@ -28,11 +28,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from apps.molecules.config import load_molecules_config
 from apps.molecules.data import load_split
-from apps.molecules.featurize import descriptor_matrix
+from apps.molecules.featurize import cached_descriptors
 from apps.molecules.metrics import score
 from apps.molecules.peers import PEERS
 from apps.molecules.stacking import choose_stack, stacked_test_predictions
@@ -65,10 +66,10 @@ def run_one(pair: str, seed: int, config: str, overrides: list[str], work: Path,
     ours_test = predict(fitted.model, inputs)[:, 0]
     per_second = len(sides["test"]) / (time.perf_counter() - start)
     # Valid predictions of the model selected on the valid rows (with refit, not the refit model, which saw them).
-    selected = load_model(run_dir / "best").model if fitted.selection is not None else fitted.model
+    selected = load_model(fitted.selected_dirs[0]).model if fitted.selection is not None else fitted.model
     ours_valid = predict(selected, model_inputs(selected.cfg, sides["valid"], data.targets, fitted.tokenizer, cache))[:, 0]
     scores = evaluate(cfg, data, fitted, cache, None if peers else [])
-    stack = stack_scores(data, ours_valid, ours_test, seed)
+    stack = stack_scores(data.task, sides, data.targets[0], ours_valid, ours_test, seed, cache)
     return {"variant": variant, "pair": pair, "seed": seed, "task": data.task,
             "n_train": len(sides["train"]), "n_test": len(sides["test"]), "train_seconds": train_seconds,
             "steps": fitted.result.step, "selected_steps": selection.step, "best_valid_metric": selection.best_metric,
@@ -78,16 +79,17 @@ def run_one(pair: str, seed: int, config: str, overrides: list[str], work: Path,
             "test_y": _rounded(sides["test"][data.targets[0]].to_numpy(dtype=np.float64))}
 
 
-def stack_scores(data, ours_valid: np.ndarray, ours_test: np.ndarray, seed: int) -> dict:
-    """Ours stacked with a descriptor model (learner and weight chosen on the valid rows), scored on test."""
+def stack_scores(task: str, sides: dict[str, pd.DataFrame], target: str, ours_valid: np.ndarray, ours_test: np.ndarray,
+                 seed: int, cache: Path) -> dict:
+    """Ours stacked with a descriptor model (learner and weight chosen on the valid rows), scored on
+    test; the descriptors come from the features cache the graph model's training filled."""
     start = time.perf_counter()
-    sides = {s: data.frame[data.frame["split"] == s] for s in ("train", "valid", "test")}
-    x = {s: descriptor_matrix(rows["smiles"].tolist(), workers=2) for s, rows in sides.items()}
-    y = {s: rows[data.targets[0]].to_numpy(dtype=np.float64) for s, rows in sides.items()}
-    choice = choose_stack(data.task, y["valid"], ours_valid, x["train"], y["train"], x["valid"], seed)
-    blended = stacked_test_predictions(choice, data.task, ours_test, np.concatenate([x["train"], x["valid"]]),
+    x = {s: cached_descriptors(rows["smiles"].tolist(), cache) for s, rows in sides.items()}
+    y = {s: rows[target].to_numpy(dtype=np.float64) for s, rows in sides.items()}
+    choice = choose_stack(task, y["valid"], ours_valid, x["train"], y["train"], x["valid"], seed)
+    blended = stacked_test_predictions(choice, task, ours_test, np.concatenate([x["train"], x["valid"]]),
                                        np.concatenate([y["train"], y["valid"]]), x["test"], seed)
-    return {"score": score(data.task, y["test"][:, None], blended[:, None]), "choice": choice.to_dict(),
+    return {"score": score(task, y["test"][:, None], blended[:, None]), "choice": choice.to_dict(),
             "seconds": time.perf_counter() - start}
 
 

@@ -140,6 +140,25 @@ class Fitted:
     selection: TrainResult | None = None
     valid_metric: float | None = None
     seconds: float = 0.0  # training time of every run (selection, refit, each seed)
+    selected_dirs: list[Path] | None = None  # the model(s) chosen on the valid rows (not refit on them)
+
+
+@dataclass
+class _Member:
+    """One trained model of :func:`fit`: its selection run in ``run`` and, with refit, the refit run."""
+
+    run: Path
+    selection: TrainResult
+    refit: TrainResult | None = None
+
+    @property
+    def folder(self) -> Path:
+        """The model to predict with: the refit one when there is one."""
+        return self.run / "best" if self.refit is None else self.run / "refit" / "best"
+
+    @property
+    def seconds(self) -> float:
+        return self.selection.seconds + (self.refit.seconds if self.refit is not None else 0.0)
 
 
 def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, cache_dir: str | Path, resume: bool = False,
@@ -184,44 +203,39 @@ def fit(cfg: MoleculesConfig, data: SplitData, out_dir: str | Path, cache_dir: s
                           metadata={**metadata, "trained_on": sorted(set(rows["split"]))})
         return trainer.fit(model_inputs(model_cfg, rows, data.targets, tokenizer, cache_dir), resume=resume)
 
-    def fit_member(run: Path, seed: int) -> tuple[TrainResult, TrainResult | None, Path]:
-        """(the result, the selection run or None, the model's folder): one model, refit on train +
-        valid rows if asked."""
+    def fit_member(run: Path, seed: int) -> _Member:
+        """One model, selected on the valid rows, then refit on train + valid rows if asked."""
         selecting = replace(cfg.train, monitor=monitor, monitor_mode="min" if data.task == "regression" else "max",
                             seed=seed)
-        result = train_on(parts["train"], run, selecting, evaluate_valid)
+        selection = train_on(parts["train"], run, selecting, evaluate_valid)
         if not cfg.refit:
-            return result, None, run / "best"
-        steps = refit_steps(result, monitor, len(parts["train"]), len(parts["valid"]))
+            return _Member(run, selection)
+        steps = refit_steps(selection, monitor, len(parts["train"]), len(parts["valid"]))
         # One evaluation, at the last step: the refit model is the last one (valid rows are in its training data).
         refitting = replace(selecting, max_steps=steps, eval_every=steps, patience=0, monitor="train_loss",
                             monitor_mode="min", warmup_steps=min(cfg.train.warmup_steps, steps // 2))
-        return train_on(pd.concat([parts["train"], parts["valid"]]), run / "refit", refitting, None), result, \
-            run / "refit" / "best"
+        refit = train_on(pd.concat([parts["train"], parts["valid"]]), run / "refit", refitting, None)
+        return _Member(run, selection, refit)
 
     seed = cfg.train.seed + cfg.data.seed
+    members = [fit_member(out_dir, seed)] if cfg.ensemble == 1 else \
+        [fit_member(out_dir / f"seed-{i}", seed + i) for i in range(cfg.ensemble)]
+    first, seconds = members[0], sum(m.seconds for m in members)
+    selected_dirs = [m.run / "best" for m in members]
     if cfg.ensemble == 1:
-        result, selection, folder = fit_member(out_dir, seed)
-        return Fitted(load_model(folder).model, tokenizer, result, folder, selection,
-                      (selection or result).best_metric, _seconds([(result, selection, folder)]))
-    members = [fit_member(out_dir / f"seed-{i}", seed + i) for i in range(cfg.ensemble)]
-    ensemble = SeedEnsemble([load_model(folder).model for _, _, folder in members])
+        return Fitted(load_model(first.folder).model, tokenizer, first.refit or first.selection, first.folder,
+                      first.selection if first.refit else None, first.selection.best_metric, seconds, selected_dirs)
+    ensemble = SeedEnsemble([load_model(m.folder).model for m in members])
     # The ensemble's valid metric: the mean of the models selected on the valid rows (not the refit ones).
-    selected = SeedEnsemble([load_model(folder.parent.parent / "best" if selection else folder).model
-                             for _, selection, folder in members])
-    valid_metric = evaluate_valid(selected)[monitor]
+    valid_metric = evaluate_valid(SeedEnsemble([load_model(d).model for d in selected_dirs]))[monitor]
     folder = save_model(out_dir / "best", ensemble, "molecules-ensemble",
                         {"members": cfg.ensemble, "member_builder": builder, "member": config_to_dict(model_cfg)},
-                        tokenizer, {**metadata, "members": [str(folder) for _, _, folder in members],
-                                    "member_valid_metrics": [(s or r).best_metric for r, s, _ in members],
+                        tokenizer, {**metadata, "members": [str(m.folder) for m in members],
+                                    "member_valid_metrics": [m.selection.best_metric for m in members],
                                     "valid_metric": valid_metric, "monitor": monitor,
                                     "trained_on": ["train", "valid"] if cfg.refit else ["train"]})
-    result, selection, _ = members[0]
-    return Fitted(ensemble, tokenizer, result, folder, selection, valid_metric, _seconds(members))
-
-
-def _seconds(runs: list[tuple[TrainResult, TrainResult | None, Path]]) -> float:
-    return sum(r.seconds + (s.seconds if s is not None else 0.0) for r, s, _ in runs)
+    return Fitted(ensemble, tokenizer, first.refit or first.selection, folder, first.selection if first.refit else None,
+                  valid_metric, seconds, selected_dirs)
 
 
 def refit_steps(selection: TrainResult, monitor: str, n_train: int, n_valid: int) -> int:
